@@ -1,0 +1,196 @@
+"""Domain errors: one exception type per API error code.
+
+Every error carries the wire `code`, a human `message` and optional `details`, so the
+server maps any of them to the API's error body in one place and the client can rebuild
+the same type from a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    CONTRACT_NOT_FOUND = "CONTRACT_NOT_FOUND"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    PHASE_GUARD_REQUIRED = "PHASE_GUARD_REQUIRED"
+    INVALID_DELIVERABLE = "INVALID_DELIVERABLE"
+    SUPERVISOR_NOT_FOUND = "SUPERVISOR_NOT_FOUND"
+    SUPERVISOR_DEAD = "SUPERVISOR_DEAD"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    QUESTION_NOT_FOUND = "QUESTION_NOT_FOUND"
+    QUESTION_ALREADY_ANSWERED = "QUESTION_ALREADY_ANSWERED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+
+
+HTTP_STATUS: Mapping[ErrorCode, int] = {
+    ErrorCode.CONTRACT_NOT_FOUND: 404,
+    ErrorCode.INVALID_TRANSITION: 400,
+    ErrorCode.VERSION_CONFLICT: 409,
+    ErrorCode.PHASE_GUARD_REQUIRED: 409,
+    ErrorCode.INVALID_DELIVERABLE: 400,
+    ErrorCode.SUPERVISOR_NOT_FOUND: 404,
+    ErrorCode.SUPERVISOR_DEAD: 503,
+    ErrorCode.VALIDATION_FAILED: 400,
+    ErrorCode.QUESTION_NOT_FOUND: 404,
+    ErrorCode.QUESTION_ALREADY_ANSWERED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.TASK_NOT_FOUND: 404,
+}
+
+
+class DomainError(Exception):
+    """A rule said no. `code` is the API error code, `details` its machine-readable part."""
+
+    code: ErrorCode = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ContractNotFound(DomainError):
+    code = ErrorCode.CONTRACT_NOT_FOUND
+
+    def __init__(self, contract_id: str) -> None:
+        super().__init__(f"Contract {contract_id} not found", {"contract_id": contract_id})
+
+
+class TaskNotFound(DomainError):
+    code = ErrorCode.TASK_NOT_FOUND
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task {task_id} not found", {"task_id": task_id})
+
+
+class InvalidTransition(DomainError):
+    """A status move that is not in the transition table."""
+
+    code = ErrorCode.INVALID_TRANSITION
+
+    def __init__(self, from_status: str, to_status: str, allowed: Sequence[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none"
+        super().__init__(
+            f"Cannot move a contract from '{from_status}' to '{to_status}'; "
+            f"allowed from '{from_status}': {allowed_text}",
+            {"from": from_status, "to": to_status, "allowed": list(allowed)},
+        )
+
+
+class VersionConflict(DomainError):
+    code = ErrorCode.VERSION_CONFLICT
+
+    def __init__(self, expected: int, actual: int, current_phase: str) -> None:
+        super().__init__(
+            f"Contract changed since version {expected} (now version {actual}, "
+            f"phase '{current_phase}')",
+            {"expected_version": expected, "actual_version": actual, "current_phase": current_phase},
+        )
+
+
+class PhaseGuardRequired(DomainError):
+    code = ErrorCode.PHASE_GUARD_REQUIRED
+
+    def __init__(self, message: str = "Phase guard is enabled: a reviewer must confirm") -> None:
+        super().__init__(message)
+
+
+class InvalidDeliverable(DomainError):
+    code = ErrorCode.INVALID_DELIVERABLE
+
+    def __init__(self, deliverable_id: str, phase: str, valid_ids: Sequence[str]) -> None:
+        super().__init__(
+            f"Invalid deliverable '{deliverable_id}' for {phase} phase. "
+            f"Valid IDs: [{', '.join(valid_ids)}]",
+            {"deliverable_id": deliverable_id, "phase": phase, "valid_ids": list(valid_ids)},
+        )
+
+
+class SupervisorNotFound(DomainError):
+    code = ErrorCode.SUPERVISOR_NOT_FOUND
+
+    def __init__(self, contract_id: str) -> None:
+        super().__init__(f"Contract {contract_id} has no supervisor", {"contract_id": contract_id})
+
+
+class SupervisorDead(DomainError):
+    code = ErrorCode.SUPERVISOR_DEAD
+
+    def __init__(self, contract_id: str, last_heartbeat: str | None) -> None:
+        super().__init__(
+            f"Supervisor of contract {contract_id} is not alive (last heartbeat: "
+            f"{last_heartbeat or 'never'})",
+            {"contract_id": contract_id, "last_heartbeat": last_heartbeat},
+        )
+
+
+class ValidationFailed(DomainError):
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        missing_requirements: Sequence[str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if missing_requirements is not None:
+            merged["missing_requirements"] = list(missing_requirements)
+        super().__init__(message, merged)
+
+
+class QuestionNotFound(DomainError):
+    code = ErrorCode.QUESTION_NOT_FOUND
+
+    def __init__(self, question_id: str) -> None:
+        super().__init__(f"Question {question_id} not found", {"question_id": question_id})
+
+
+class QuestionAlreadyAnswered(DomainError):
+    code = ErrorCode.QUESTION_ALREADY_ANSWERED
+
+    def __init__(self, question_id: str, status: str) -> None:
+        super().__init__(
+            f"Question {question_id} is already {status}",
+            {"question_id": question_id, "status": status},
+        )
+
+
+class IdempotencyKeyReused(DomainError):
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key was already used with a different request")
+
+
+class Unauthorized(DomainError):
+    code = ErrorCode.UNAUTHORIZED
+
+    def __init__(self, message: str = "Missing or unknown API key") -> None:
+        super().__init__(message)
+
+
+class Forbidden(DomainError):
+    code = ErrorCode.FORBIDDEN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

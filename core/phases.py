@@ -1,0 +1,204 @@
+"""Contract types, their ordered phases and the deliverables each phase expects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from core.errors import InvalidDeliverable, ValidationFailed
+
+
+class ContractType(StrEnum):
+    SIMPLE = "simple"  # plan → execute
+    SPECIFICATION = "specification"  # research → specify → plan → execute → review
+    EXECUTE = "execute"  # execute only, no deliverables
+    CUSTOM = "custom"  # phases from the contract's own PhaseConfig
+
+
+class DeliverablePriority(StrEnum):
+    REQUIRED = "required"  # blocks advancing past the phase
+    RECOMMENDED = "recommended"
+    OPTIONAL = "optional"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverableDef:
+    id: str
+    name: str
+    priority: DeliverablePriority = DeliverablePriority.REQUIRED
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "priority": self.priority.value}
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseDef:
+    id: str
+    name: str
+    order: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "order": self.order}
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseConfig:
+    """Ordered phases with their deliverables. `phases` is kept sorted by `order`."""
+
+    phases: tuple[PhaseDef, ...]
+    default_phase: str
+    deliverables: Mapping[str, tuple[DeliverableDef, ...]] = field(default_factory=dict)
+
+    @property
+    def phase_ids(self) -> list[str]:
+        return [p.id for p in self.phases]
+
+    @property
+    def terminal_phase(self) -> str:
+        return self.phases[-1].id
+
+    def has_phase(self, phase: str) -> bool:
+        return any(p.id == phase for p in self.phases)
+
+    def index_of(self, phase: str) -> int:
+        for index, p in enumerate(self.phases):
+            if p.id == phase:
+                return index
+        raise ValidationFailed(
+            f"Unknown phase '{phase}'. Valid phases: {', '.join(self.phase_ids)}",
+            missing_requirements=[f"Phase must be one of: {', '.join(self.phase_ids)}"],
+        )
+
+    def next_phase(self, phase: str) -> str | None:
+        index = self.index_of(phase)
+        return self.phases[index + 1].id if index + 1 < len(self.phases) else None
+
+    def phases_between(self, start: str, end: str) -> list[str]:
+        """Phases passed when moving forward from `start` to `end` (start included, end not)."""
+        return self.phase_ids[self.index_of(start) : self.index_of(end)]
+
+    def deliverables_for(self, phase: str) -> tuple[DeliverableDef, ...]:
+        return tuple(self.deliverables.get(phase, ()))
+
+    def required_for(self, phase: str) -> list[str]:
+        return [d.id for d in self.deliverables_for(phase) if d.priority is DeliverablePriority.REQUIRED]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "phases": [p.to_wire() for p in self.phases],
+            "defaultPhase": self.default_phase,
+            "deliverables": {k: [d.to_wire() for d in v] for k, v in self.deliverables.items()},
+        }
+
+
+def _linear(*phases: tuple[str, str, str | None, str | None]) -> PhaseConfig:
+    """Build a built-in config: (phase id, phase name, deliverable id, deliverable name)."""
+    defs = tuple(PhaseDef(pid, name, order) for order, (pid, name, _, _) in enumerate(phases))
+    deliverables = {pid: (DeliverableDef(did, dname),) for pid, _, did, dname in phases if did and dname}
+    return PhaseConfig(defs, defs[0].id, deliverables)
+
+
+BUILTIN_PHASES: Mapping[ContractType, PhaseConfig] = {
+    ContractType.SIMPLE: _linear(
+        ("plan", "Plan", "plan-document", "Plan Document"),
+        ("execute", "Execute", "pull-request", "Pull Request"),
+    ),
+    ContractType.SPECIFICATION: _linear(
+        ("research", "Research", "research-notes", "Research Notes"),
+        ("specify", "Specify", "requirements-document", "Requirements Document"),
+        ("plan", "Plan", "plan-document", "Plan Document"),
+        ("execute", "Execute", "pull-request", "Pull Request"),
+        ("review", "Review", "release-notes", "Release Notes"),
+    ),
+    ContractType.EXECUTE: _linear(("execute", "Execute", None, None)),
+}
+
+
+def phase_config_for(contract_type: ContractType, custom: PhaseConfig | None) -> PhaseConfig:
+    """The phases a contract runs through: its own config for `custom`, else the built-in."""
+    if contract_type is ContractType.CUSTOM:
+        if custom is None:
+            raise ValidationFailed("A custom contract needs a phaseConfig", details={"field": "phaseConfig"})
+        return custom
+    return BUILTIN_PHASES[contract_type]
+
+
+def validate_deliverable(config: PhaseConfig, phase: str, deliverable_id: str) -> DeliverableDef:
+    """Return the deliverable, or raise with the exact message of the specification."""
+    config.index_of(phase)
+    defs = config.deliverables_for(phase)
+    for d in defs:
+        if d.id == deliverable_id:
+            return d
+    raise InvalidDeliverable(deliverable_id, phase, [d.id for d in defs])
+
+
+def parse_contract_type(value: str) -> ContractType:
+    try:
+        return ContractType(value)
+    except ValueError:
+        valid = ", ".join(t.value for t in ContractType)
+        raise ValidationFailed(
+            f"Unknown contractType '{value}'. Valid types: {valid}", details={"field": "contractType"}
+        ) from None
+
+
+def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
+    """Parse a custom `phaseConfig` (camelCase or snake_case keys), checking it is coherent."""
+    phases_raw = _require_list(raw, "phases")
+    phases = tuple(sorted((_parse_phase(p) for p in phases_raw), key=lambda p: p.order))
+    if not phases:
+        raise ValidationFailed("phaseConfig.phases must list at least one phase")
+    ids = [p.id for p in phases]
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(f"phaseConfig.phases has duplicate ids: {', '.join(ids)}")
+    default = raw.get("defaultPhase", raw.get("default_phase", ids[0]))
+    if not isinstance(default, str) or default not in ids:
+        raise ValidationFailed(f"phaseConfig.defaultPhase must be one of: {', '.join(ids)}")
+    return PhaseConfig(phases, default, _parse_deliverables(raw.get("deliverables") or {}, ids))
+
+
+def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        raise ValidationFailed(f"phaseConfig.{key} must be a list")
+    return value
+
+
+def _parse_phase(item: Any) -> PhaseDef:
+    if not isinstance(item, Mapping):
+        raise ValidationFailed("each phase must be an object {id, name, order}")
+    pid, name, order = item.get("id"), item.get("name", item.get("id")), item.get("order")
+    if not isinstance(pid, str) or not pid.strip() or not isinstance(name, str):
+        raise ValidationFailed("each phase needs a non-empty string id and name")
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise ValidationFailed(f"phase '{pid}' needs an integer order")
+    return PhaseDef(pid, name, order)
+
+
+def _parse_deliverables(raw: Any, phase_ids: list[str]) -> dict[str, tuple[DeliverableDef, ...]]:
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed("phaseConfig.deliverables must be an object {phase: [deliverables]}")
+    parsed: dict[str, tuple[DeliverableDef, ...]] = {}
+    for phase, items in raw.items():
+        if phase not in phase_ids:
+            raise ValidationFailed(f"deliverables given for unknown phase '{phase}'")
+        if not isinstance(items, list):
+            raise ValidationFailed(f"deliverables of phase '{phase}' must be a list")
+        parsed[phase] = tuple(_parse_deliverable(phase, d) for d in items)
+    return parsed
+
+
+def _parse_deliverable(phase: str, item: Any) -> DeliverableDef:
+    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
+        raise ValidationFailed(f"each deliverable of phase '{phase}' needs a string id")
+    name = item.get("name", item["id"])
+    try:
+        priority = DeliverablePriority(item.get("priority", "required"))
+    except ValueError:
+        raise ValidationFailed(
+            f"deliverable '{item['id']}' has an unknown priority; use required, recommended or optional"
+        ) from None
+    return DeliverableDef(item["id"], str(name), priority)
