@@ -103,7 +103,11 @@ class VersionConflict(DomainError):
         super().__init__(
             f"Contract changed since version {expected} (now version {actual}, "
             f"phase '{current_phase}')",
-            {"expected_version": expected, "actual_version": actual, "current_phase": current_phase},
+            {
+                "expected_version": expected,
+                "actual_version": actual,
+                "current_phase": current_phase,
+            },
         )
 
 

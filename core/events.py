@@ -20,13 +20,17 @@ class EventType(StrEnum):
     CONTRACT_CREATED = "contract_created"
     STATUS_CHANGED = "status_changed"  # old_status, new_status, reason
     PHASE_CHANGED = "phase_changed"  # old_phase, new_phase (+ comment)
-    SUPERVISOR_STATE_CHANGED = "supervisor_state_changed"  # supervisor_task_id, old_state, new_state
+    SUPERVISOR_STATE_CHANGED = (
+        "supervisor_state_changed"  # supervisor_task_id, old_state, new_state
+    )
     STALE_DETECTED = "stale_detected"  # last_activity, stale_duration_secs
     TASK_COMPLETED = "task_completed"  # task_id, task_name, success
     DELIVERABLE_COMPLETED = "deliverable_completed"  # phase, deliverable_id
     QUESTION_ASKED = "question_asked"  # question_id, question, question_type
     QUESTION_ANSWERED = "question_answered"  # question_id, answer
-    PHASE_CONFIRMATION_REQUESTED = "phase_confirmation_requested"  # current_phase, next_phase, transition_id
+    PHASE_CONFIRMATION_REQUESTED = (
+        "phase_confirmation_requested"  # current_phase, next_phase, transition_id
+    )
     CHANGES_REQUESTED = "changes_requested"  # feedback
     SUPERVISOR_RESTART_REQUESTED = "supervisor_restart_requested"
     CONTRACT_DELETED = "contract_deleted"
@@ -70,6 +74,7 @@ class LoggedEvent:
     contract_id: str
     actor: Actor
     payload: Mapping[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # the contract's owner, for scoping; never on the wire
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {

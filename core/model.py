@@ -121,7 +121,9 @@ class Contract:
             "statusChangedAt": iso(self.status_changed_at),
             "lastActivityAt": iso(self.last_activity_at),
             "completionDetectedAt": iso(self.completion_detected_at),
-            "pendingPhase": self.pending_confirmation.next_phase if self.pending_confirmation else None,
+            "pendingPhase": self.pending_confirmation.next_phase
+            if self.pending_confirmation
+            else None,
         }
 
 

@@ -30,6 +30,10 @@ class Outcome:
 
     @property
     def changed(self) -> bool:
-        return self.previous_version is None or self.contract.version != self.previous_version or bool(
-            self.events or self.tasks or self.questions or self.deleted or self.activity_only
+        return (
+            self.previous_version is None
+            or self.contract.version != self.previous_version
+            or bool(
+                self.events or self.tasks or self.questions or self.deleted or self.activity_only
+            )
         )

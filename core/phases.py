@@ -83,7 +83,9 @@ class PhaseConfig:
         return tuple(self.deliverables.get(phase, ()))
 
     def required_for(self, phase: str) -> list[str]:
-        return [d.id for d in self.deliverables_for(phase) if d.priority is DeliverablePriority.REQUIRED]
+        return [
+            d.id for d in self.deliverables_for(phase) if d.priority is DeliverablePriority.REQUIRED
+        ]
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -96,7 +98,9 @@ class PhaseConfig:
 def _linear(*phases: tuple[str, str, str | None, str | None]) -> PhaseConfig:
     """Build a built-in config: (phase id, phase name, deliverable id, deliverable name)."""
     defs = tuple(PhaseDef(pid, name, order) for order, (pid, name, _, _) in enumerate(phases))
-    deliverables = {pid: (DeliverableDef(did, dname),) for pid, _, did, dname in phases if did and dname}
+    deliverables = {
+        pid: (DeliverableDef(did, dname),) for pid, _, did, dname in phases if did and dname
+    }
     return PhaseConfig(defs, defs[0].id, deliverables)
 
 
@@ -120,7 +124,9 @@ def phase_config_for(contract_type: ContractType, custom: PhaseConfig | None) ->
     """The phases a contract runs through: its own config for `custom`, else the built-in."""
     if contract_type is ContractType.CUSTOM:
         if custom is None:
-            raise ValidationFailed("A custom contract needs a phaseConfig", details={"field": "phaseConfig"})
+            raise ValidationFailed(
+                "A custom contract needs a phaseConfig", details={"field": "phaseConfig"}
+            )
         return custom
     return BUILTIN_PHASES[contract_type]
 
@@ -141,7 +147,8 @@ def parse_contract_type(value: str) -> ContractType:
     except ValueError:
         valid = ", ".join(t.value for t in ContractType)
         raise ValidationFailed(
-            f"Unknown contractType '{value}'. Valid types: {valid}", details={"field": "contractType"}
+            f"Unknown contractType '{value}'. Valid types: {valid}",
+            details={"field": "contractType"},
         ) from None
 
 

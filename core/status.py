@@ -46,7 +46,9 @@ class ContractStatus(StrEnum):
         return not self.is_terminal
 
 
-LEGACY_STATUSES = frozenset({ContractStatus.ACTIVE, ContractStatus.COMPLETED, ContractStatus.ARCHIVED})
+LEGACY_STATUSES = frozenset(
+    {ContractStatus.ACTIVE, ContractStatus.COMPLETED, ContractStatus.ARCHIVED}
+)
 
 
 class WaitingFor(StrEnum):
@@ -93,7 +95,9 @@ class TransitionFacts:
     terminal_requirements_met: bool = False
 
 
-def check_transition(current: ContractStatus, target: ContractStatus, facts: TransitionFacts) -> None:
+def check_transition(
+    current: ContractStatus, target: ContractStatus, facts: TransitionFacts
+) -> None:
     """Raise unless `current → target` is in the table and its guard holds.
 
     A move outside the table is `INVALID_TRANSITION` naming the allowed moves; a move in the
@@ -109,7 +113,9 @@ def check_transition(current: ContractStatus, target: ContractStatus, facts: Tra
         )
 
 
-def _guard_failures(current: ContractStatus, target: ContractStatus, facts: TransitionFacts) -> list[str]:
+def _guard_failures(
+    current: ContractStatus, target: ContractStatus, facts: TransitionFacts
+) -> list[str]:
     if target is _S.FAILED:
         return [] if _has_text(facts.reason) else ["a reason is required to fail a contract"]
     if (current, target) == (_S.CREATED, _S.ACTIVE):

@@ -1,0 +1,216 @@
+"""The monitoring dashboard (spec §4.4, API.md `GET /contracts/dashboard`, camelCase keys).
+
+Two entry points share the same pieces: the server counts in SQL and calls
+`assemble_dashboard`; an offline replica holds the rows in memory and calls
+`aggregate_dashboard`. Both build their stale and waiting rows with `stale_info` and
+`waiting_info` and their resource figures with `ResourceUsage.derive`, so the two can
+never disagree on what a row or a figure means.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.clock import iso, utc
+from core.config import ContractTimeoutConfig
+from core.events import LoggedEvent
+from core.model import Contract, Question, Task, TaskStatus
+from core.status import ContractStatus
+from core.timing import stale_duration
+
+
+@dataclass(frozen=True, slots=True)
+class StaleContractInfo:
+    id: str
+    name: str
+    phase: str
+    last_activity: datetime
+    stale_duration_secs: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "phase": self.phase,
+            "lastActivity": iso(self.last_activity),
+            "staleDurationSecs": self.stale_duration_secs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingContractInfo:
+    id: str
+    name: str
+    waiting_for: str
+    waiting_since: datetime
+    question: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "waitingFor": self.waiting_for,
+            "waitingSince": iso(self.waiting_since),
+            "question": self.question,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUsage:
+    active_supervisors: int
+    running_tasks: int
+    pending_tasks: int
+    active_daemons: int
+    total_worktrees: int
+
+    @classmethod
+    def derive(
+        cls, active_supervisors: int, running_tasks: int, pending_tasks: int
+    ) -> ResourceUsage:
+        """The figures from the three counts the system really has.
+
+        - activeSupervisors: supervisor tasks whose last heartbeat is within the timeout;
+        - runningTasks / pendingTasks: non-supervisor tasks in that status, of open contracts;
+        - activeDaemons = activeSupervisors: each supervisor runs in its own daemon here;
+        - totalWorktrees = runningTasks: each running task holds one worktree.
+        """
+        return cls(
+            active_supervisors, running_tasks, pending_tasks, active_supervisors, running_tasks
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "activeSupervisors": self.active_supervisors,
+            "runningTasks": self.running_tasks,
+            "pendingTasks": self.pending_tasks,
+            "activeDaemons": self.active_daemons,
+            "totalWorktrees": self.total_worktrees,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    status_counts: Mapping[ContractStatus, int]  # every status, zeros included
+    phase_counts: Mapping[str, int]  # open contracts only
+    stale_contracts: tuple[StaleContractInfo, ...]  # longest stale first
+    waiting_for_input: tuple[WaitingContractInfo, ...]  # longest waiting first
+    recent_events: tuple[LoggedEvent, ...]  # as given by the caller
+    resource_usage: ResourceUsage
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "statusCounts": {status.value: count for status, count in self.status_counts.items()},
+            "phaseCounts": dict(self.phase_counts),
+            "staleContracts": [info.to_wire() for info in self.stale_contracts],
+            "waitingForInput": [info.to_wire() for info in self.waiting_for_input],
+            "recentEvents": [event.to_wire() for event in self.recent_events],
+            "resourceUsage": self.resource_usage.to_wire(),
+        }
+
+
+def stale_info(
+    contract: Contract, now: datetime, cfg: ContractTimeoutConfig
+) -> StaleContractInfo | None:
+    """The dashboard row of a stale contract (None when it is not stale)."""
+    idle = stale_duration(contract, now, cfg.stale_threshold)
+    if idle is None:
+        return None
+    seconds = int(idle.total_seconds())
+    return StaleContractInfo(
+        contract.id, contract.name, contract.phase, contract.last_activity_at, seconds
+    )
+
+
+def waiting_info(contract: Contract, questions: Sequence[Question]) -> WaitingContractInfo | None:
+    """The dashboard row of a contract in `waiting_for_input` (None otherwise).
+
+    `waitingSince` is `status_changed_at`, the moment it entered the status. `question` is
+    the text of its oldest pending question, None when it waits only for a confirmation.
+    `questions` may hold other contracts' questions; they are ignored.
+    """
+    if contract.status is not ContractStatus.WAITING_FOR_INPUT:
+        return None
+    pending = [q for q in questions if q.contract_id == contract.id and q.is_pending]
+    oldest = min(pending, key=lambda q: (utc(q.asked_at), q.id), default=None)
+    # A row in this status should always say what it waits for; "input" if the row does not.
+    waiting_for = contract.waiting_for.value if contract.waiting_for else "input"
+    return WaitingContractInfo(
+        contract.id,
+        contract.name,
+        waiting_for,
+        contract.status_changed_at,
+        oldest.question if oldest else None,
+    )
+
+
+def assemble_dashboard(
+    status_counts: Mapping[ContractStatus, int],
+    phase_counts: Mapping[str, int],
+    stale: Iterable[StaleContractInfo],
+    waiting: Iterable[WaitingContractInfo],
+    *,
+    recent_events: Sequence[LoggedEvent],
+    usage: ResourceUsage,
+) -> Dashboard:
+    """A dashboard from precomputed parts: fills every status, orders the lists.
+
+    Status keys may be plain strings (as SQL returns them); keys that are not statuses are
+    dropped. `recent_events` are kept in the order given: the caller picks and orders them.
+    """
+    return Dashboard(
+        status_counts={status: int(status_counts.get(status, 0)) for status in ContractStatus},
+        phase_counts=dict(phase_counts),
+        stale_contracts=tuple(sorted(stale, key=lambda s: (-s.stale_duration_secs, s.name, s.id))),
+        waiting_for_input=tuple(
+            sorted(waiting, key=lambda w: (utc(w.waiting_since), w.name, w.id))
+        ),
+        recent_events=tuple(recent_events),
+        resource_usage=usage,
+    )
+
+
+def aggregate_dashboard(
+    contracts: Sequence[Contract],
+    tasks: Sequence[Task],
+    questions: Sequence[Question],
+    recent_events: Sequence[LoggedEvent],
+    *,
+    alive_supervisor_task_ids: Collection[str],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
+) -> Dashboard:
+    """The dashboard computed in memory from all rows (e.g. the local replica)."""
+    open_contracts = [c for c in contracts if c.status.is_open]
+    return assemble_dashboard(
+        status_counts=Counter(c.status for c in contracts),
+        phase_counts=Counter(c.phase for c in open_contracts),
+        stale=filter(None, (stale_info(c, now, cfg) for c in contracts)),
+        waiting=filter(None, (waiting_info(c, questions) for c in contracts)),
+        recent_events=recent_events,
+        usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids),
+    )
+
+
+def resource_usage(
+    open_contracts: Sequence[Contract],
+    tasks: Sequence[Task],
+    alive_supervisor_task_ids: Collection[str],
+) -> ResourceUsage:
+    """Counts for `ResourceUsage.derive` from in-memory rows.
+
+    Supervisors count when alive, whatever their contract; worker tasks count only for the
+    `open_contracts` given (a finished contract's leftover tasks hold nothing).
+    """
+    open_ids = {c.id for c in open_contracts}
+    workers = [t for t in tasks if not t.is_supervisor and t.contract_id in open_ids]
+    return ResourceUsage.derive(
+        active_supervisors=sum(
+            1 for t in tasks if t.is_supervisor and t.id in alive_supervisor_task_ids
+        ),
+        running_tasks=sum(1 for t in workers if t.status is TaskStatus.RUNNING),
+        pending_tasks=sum(1 for t in workers if t.status is TaskStatus.PENDING),
+    )

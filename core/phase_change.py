@@ -1,0 +1,145 @@
+"""The phase-change decision (spec §6.1 version conflicts, §6.3 phase guard enforcement).
+
+`decide_phase_change` says which of three answers `POST /contracts/{id}/phase` gives, or
+raises the domain error the API returns. The order of the checks is part of the contract:
+a stale `expectedVersion` wins over everything, so a reviewer acting on an old screen always
+learns that first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.actors import Actor
+from core.errors import (
+    InvalidTransition,
+    PhaseGuardRequired,
+    ValidationFailed,
+    VersionConflict,
+)
+from core.model import Contract, Question, Task
+from core.status import ContractStatus, allowed_targets
+
+# A phase can only move while the contract is still being worked on.
+_CLOSED = frozenset(
+    {
+        ContractStatus.COMPLETING,
+        ContractStatus.COMPLETED,
+        ContractStatus.FAILED,
+        ContractStatus.ARCHIVED,
+    }
+)
+# Asking for a confirmation puts the contract into `waiting_for_input` (or keeps it there).
+_MAY_AWAIT = frozenset({ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT})
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChangeRequest:
+    phase: str
+    confirmed: bool = False
+    feedback: str | None = None
+    comment: str | None = None
+    expected_version: int | None = None
+    force: bool = False
+
+
+class PhaseChangeKind(StrEnum):
+    REQUIRES_CONFIRMATION = "requires_confirmation"  # guarded: a reviewer must confirm
+    CHANGES_REQUESTED = "changes_requested"  # guarded: the reviewer sent feedback instead
+    ADVANCE = "advance"  # move the phase now
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChangeDecision:
+    kind: PhaseChangeKind
+    target_phase: str
+    current_phase: str
+    # Required deliverables a reviewer's `force` skipped (empty when nothing was missing).
+    forced_past: tuple[str, ...] = ()
+
+
+def check_version(contract: Contract, expected_version: int | None) -> None:
+    """Raise VersionConflict when the caller's `expectedVersion` is stale (None: no check)."""
+    if expected_version is not None and expected_version != contract.version:
+        raise VersionConflict(expected_version, contract.version, contract.phase)
+
+
+def decide_phase_change(
+    contract: Contract,
+    tasks: Sequence[Task],
+    questions: Sequence[Question],
+    request: PhaseChangeRequest,
+    actor: Actor,
+) -> PhaseChangeDecision:
+    """Decide a phase change request, raising the API's error when it is refused.
+
+    Traps: the phase guard binds supervisors too — their `confirmed: true` is refused with
+    PHASE_GUARD_REQUIRED and their `force` is ignored; on a guarded contract, feedback without
+    `confirmed` is a rejection (CHANGES_REQUESTED), never an advance. `tasks` and `questions`
+    are accepted for symmetry with the other use cases; the decision does not need them.
+    """
+    del tasks, questions
+    check_version(contract, request.expected_version)
+    _check_open(contract)
+    _check_target(contract, request.phase)
+    guarded = contract.phase_guard
+    if guarded and not request.confirmed and _has_text(request.feedback):
+        return PhaseChangeDecision(PhaseChangeKind.CHANGES_REQUESTED, request.phase, contract.phase)
+    forced_past = _check_deliverables(contract, request, actor)
+    if guarded and request.confirmed and actor.is_supervisor:
+        raise PhaseGuardRequired()
+    if guarded and not request.confirmed:
+        _check_may_await(contract.status)
+        kind = PhaseChangeKind.REQUIRES_CONFIRMATION
+    else:
+        kind = PhaseChangeKind.ADVANCE
+    return PhaseChangeDecision(kind, request.phase, contract.phase, forced_past)
+
+
+def _check_open(contract: Contract) -> None:
+    if contract.status in _CLOSED:
+        raise ValidationFailed(
+            f"Phase changes need an open contract; this one is '{contract.status}'",
+            details={"status": contract.status.value},
+        )
+
+
+def _check_target(contract: Contract, phase: str) -> None:
+    contract.phase_config.index_of(phase)  # raises with "Phase must be one of: ..."
+    if phase == contract.phase:
+        raise ValidationFailed(f"The contract is already in phase '{phase}'")
+
+
+def _check_deliverables(
+    contract: Contract, request: PhaseChangeRequest, actor: Actor
+) -> tuple[str, ...]:
+    """Required deliverables missing in the phases left behind by a forward move.
+
+    Moving backward checks nothing. A reviewer's or admin's `force` turns the refusal into a
+    note (returned); a supervisor's `force` counts for nothing.
+    """
+    config = contract.phase_config
+    if config.index_of(request.phase) < config.index_of(contract.phase):
+        return ()
+    passed = config.phases_between(contract.phase, request.phase)
+    missing = tuple(f"Deliverable: {d}" for p in passed for d in contract.missing_required(p))
+    if not missing or (request.force and actor.is_human):
+        return missing
+    raise ValidationFailed(
+        f"Cannot advance from '{contract.phase}' to '{request.phase}': "
+        f"required deliverables are missing ({', '.join(missing)})",
+        missing_requirements=list(missing),
+    )
+
+
+def _check_may_await(status: ContractStatus) -> None:
+    if status not in _MAY_AWAIT:
+        raise InvalidTransition(
+            status.value, ContractStatus.WAITING_FOR_INPUT.value, allowed_targets(status)
+        )
+
+
+def _has_text(value: str | None) -> bool:
+    return bool(value and value.strip())

@@ -1,0 +1,159 @@
+"""Time rules (API.md, "Timing rules") and the use cases the background services run.
+
+Every function takes `now`; none reads a clock. The services ask the predicate, then apply
+the use case, whose `Outcome` the store writes in one transaction. Boundaries: "stale" and
+"expired" heartbeats need an age strictly *over* the threshold (the specification's
+`last_activity_at < now - threshold`); timeouts, grace and retention fire once their
+duration has fully elapsed (`start + duration <= now`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from core.clock import iso, utc
+from core.config import ContractTimeoutConfig
+from core.events import EventType, NewEvent, status_changed
+from core.model import Contract, Question, QuestionStatus
+from core.outcome import Outcome
+from core.status import ContractStatus, TransitionFacts, check_transition
+
+INPUT_TIMEOUT_REASON = "input timeout"
+GRACE_OVER_REASON = "completion grace period over"
+
+
+def age(since: datetime, now: datetime) -> timedelta:
+    """How long ago `since` was; naive times (as SQLite returns them) count as UTC."""
+    return utc(now) - utc(since)
+
+
+def stale_duration(contract: Contract, now: datetime, threshold: timedelta) -> timedelta | None:
+    """How long an `active` contract has been without activity, if longer than `threshold`.
+
+    Only `active` counts: a contract waiting for input, paused or blocked is quiet on purpose.
+    """
+    if contract.status is not ContractStatus.ACTIVE:
+        return None
+    idle = age(contract.last_activity_at, now)
+    return idle if idle > threshold else None
+
+
+def should_report_stale(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """Stale, and not yet reported in this stale episode.
+
+    An episode starts when the contract goes stale and ends with new activity: a marker
+    older than the last activity belongs to an earlier episode, so it is reported again.
+    """
+    if stale_duration(contract, now, cfg.stale_threshold) is None:
+        return False
+    notified = contract.stale_notified_at
+    return notified is None or utc(notified) < utc(contract.last_activity_at)
+
+
+def detect_stale(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> Outcome | None:
+    """Mark a newly stale contract and log `stale_detected`, without a version bump.
+
+    The trap: bumping the version here would make a reviewer's pending action on an
+    untouched contract fail with VERSION_CONFLICT just because the detector ran.
+    """
+    if not should_report_stale(contract, now, cfg):
+        return None
+    idle = age(contract.last_activity_at, now)
+    payload = {
+        "last_activity": iso(contract.last_activity_at),
+        "stale_duration_secs": int(idle.total_seconds()),
+    }
+    return Outcome(
+        contract=replace(contract, stale_notified_at=now),
+        events=(NewEvent(EventType.STALE_DETECTED, contract.id, payload),),
+        activity_only=True,
+        previous_version=contract.version,
+    )
+
+
+def input_timed_out(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """`waiting_for_input` for the whole input timeout (counted from entering that status)."""
+    if contract.status is not ContractStatus.WAITING_FOR_INPUT:
+        return False
+    return age(contract.status_changed_at, now) >= cfg.input_timeout
+
+
+def apply_input_timeout(
+    contract: Contract, questions: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+) -> Outcome | None:
+    """`waiting_for_input` → `paused`; the contract's pending questions → `timed_out`.
+
+    A pending phase confirmation is cleared as well, like the questions: everything the
+    contract waited for has expired together. Keeping it would leave an `active` contract
+    (after resume) carrying a confirmation no status says it waits for; the supervisor asks
+    for the advance again once resumed.
+    """
+    if not input_timed_out(contract, now, cfg):
+        return None
+    timed_out = _pending_timed_out(contract, questions)
+    paused = _status_event(contract, ContractStatus.PAUSED, INPUT_TIMEOUT_REASON)
+    return Outcome(
+        contract=_moved(contract, ContractStatus.PAUSED, now, pending_confirmation=None),
+        events=(paused, *(_question_timed_out(q) for q in timed_out)),
+        questions=timed_out,
+        previous_version=contract.version,
+    )
+
+
+def _pending_timed_out(contract: Contract, questions: Sequence[Question]) -> tuple[Question, ...]:
+    # Questions of other contracts are ignored, so a caller may pass a wider list.
+    mine = (q for q in questions if q.contract_id == contract.id and q.is_pending)
+    return tuple(replace(q, status=QuestionStatus.TIMED_OUT) for q in mine)
+
+
+def _question_timed_out(question: Question) -> NewEvent:
+    return NewEvent(
+        EventType.QUESTION_TIMED_OUT, question.contract_id, {"question_id": question.id}
+    )
+
+
+def completion_grace_over(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """`completing` for the whole grace period, counted from the completion detection."""
+    if contract.status is not ContractStatus.COMPLETING:
+        return False
+    started = contract.completion_detected_at or contract.status_changed_at
+    return age(started, now) >= cfg.completion_grace_period
+
+
+def apply_completion_grace(
+    contract: Contract, now: datetime, cfg: ContractTimeoutConfig
+) -> Outcome | None:
+    """`completing` → `completed` once the grace period is over (None before that)."""
+    if not completion_grace_over(contract, now, cfg):
+        return None
+    return Outcome(
+        contract=_moved(contract, ContractStatus.COMPLETED, now),
+        events=(_status_event(contract, ContractStatus.COMPLETED, GRACE_OVER_REASON),),
+        previous_version=contract.version,
+    )
+
+
+def archive_expired(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """An archived contract kept for the whole retention period: due for deletion."""
+    if contract.status is not ContractStatus.ARCHIVED:
+        return False
+    return age(contract.status_changed_at, now) >= cfg.archive_retention
+
+
+def heartbeat_expired(timestamp: datetime, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """A stored heartbeat older than the heartbeat retention (24 h by default)."""
+    return age(timestamp, now) > cfg.heartbeat_retention
+
+
+def _moved(
+    contract: Contract, target: ContractStatus, now: datetime, **changes: object
+) -> Contract:
+    # Through the one status table, so a service can never make a move users cannot.
+    check_transition(contract.status, target, TransitionFacts())
+    return contract.changed(now, status=target, status_changed_at=now, waiting_for=None, **changes)
+
+
+def _status_event(contract: Contract, target: ContractStatus, reason: str) -> NewEvent:
+    return status_changed(contract.id, contract.status.value, target.value, reason)

@@ -1,0 +1,224 @@
+"""Work reported on a contract — deliverables and tasks — and the auto-progress it triggers.
+
+A finished task or a new deliverable may satisfy the phase gate; the progress flow then
+advances the phase, asks the reviewer to confirm, or starts completion (spec §2.2.3), all
+inside the same use case: one version bump, one Outcome. Import these from `core.lifecycle`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from core.actors import Actor
+from core.contract_change import ContractChange
+from core.errors import TaskNotFound, ValidationFailed
+from core.events import EventType
+from core.gates import PhaseCompletionGate, Validator
+from core.model import Contract, PendingPhaseConfirmation, Task, TaskStatus
+from core.outcome import Outcome
+from core.phases import validate_deliverable
+from core.progress import (
+    DEFAULT_PROGRESS,
+    ProgressAction,
+    ProgressDecision,
+    ProgressSettings,
+    decide_progress,
+)
+from core.status import ContractStatus
+
+_STOP = frozenset({ProgressAction.NOTHING, ProgressAction.NOTIFY})
+
+
+def new_transition_id() -> str:
+    return str(uuid.uuid4())
+
+
+def unchanged(contract: Contract) -> Outcome:
+    """The Outcome of a use case that found nothing to do."""
+    return Outcome(contract=contract, previous_version=contract.version)
+
+
+def require_text(value: str, what: str) -> str:
+    """`value` stripped; blank text is a validation error naming `what`."""
+    text = value.strip()
+    if not text:
+        raise ValidationFailed(f"{what} must not be empty", details={"field": what})
+    return text
+
+
+def mark_deliverable(  # noqa: PLR0917 - the use-case signature shared with server/
+    contract: Contract,
+    tasks: Sequence[Task],
+    deliverable_id: str,
+    now: datetime,
+    actor: Actor,
+    phase: str | None = None,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
+) -> Outcome:
+    """Record a deliverable of `phase` (default: the current phase), then run auto-progress.
+
+    Marking one already recorded changes nothing. Trap: a deliverable of an earlier phase
+    can be recorded late; only the current phase's gate drives the progress flow.
+    """
+    del actor
+    target = phase or contract.phase
+    _check_not_ended(contract, "record deliverables")
+    validate_deliverable(contract.phase_config, target, deliverable_id)
+    done = contract.completed_in(target)
+    if deliverable_id in done:
+        return unchanged(contract)
+    change = ContractChange(contract)
+    change.set(
+        completed_deliverables={**contract.completed_deliverables, target: (*done, deliverable_id)}
+    )
+    change.touch(now)
+    change.emit(EventType.DELIVERABLE_COMPLETED, phase=target, deliverable_id=deliverable_id)
+    decision = run_progress(change, tasks, now, settings, new_id)
+    return change.outcome(now, extra={"progress": decision})
+
+
+def create_task(  # noqa: PLR0917 - the use-case signature shared with server/
+    contract: Contract,
+    tasks: Sequence[Task],
+    task_id: str,
+    name: str,
+    now: datetime,
+    actor: Actor,
+    is_supervisor: bool = False,
+) -> Outcome:
+    """Create a task; the supervisor task (one per contract) starts `running`."""
+    del actor
+    task_name = require_text(name, "Task name")
+    _check_not_ended(contract, "create tasks")
+    if any(t.id == task_id for t in tasks):
+        raise ValidationFailed(f"Task {task_id} already exists", details={"task_id": task_id})
+    if is_supervisor and (contract.supervisor_task_id or any(t.is_supervisor for t in tasks)):
+        raise ValidationFailed("The contract already has a supervisor task")
+    status = TaskStatus.RUNNING if is_supervisor else TaskStatus.PENDING
+    task = Task(task_id, contract.id, task_name, status, now, now, is_supervisor)
+    change = ContractChange(contract)
+    if is_supervisor:
+        change.set(supervisor_task_id=task_id)
+    change.touch(now)
+    change.emit(
+        EventType.TASK_CREATED, task_id=task_id, task_name=task_name, is_supervisor=is_supervisor
+    )
+    return change.outcome(now, tasks=(task,))
+
+
+def update_task(  # noqa: PLR0917 - the use-case signature shared with server/
+    contract: Contract,
+    tasks: Sequence[Task],
+    task_id: str,
+    status: TaskStatus,
+    now: datetime,
+    actor: Actor,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
+) -> Outcome:
+    """Move a task. Finishing it (done or failed) is activity and runs auto-progress.
+
+    A finished task is final: moving it again is a validation error, since its
+    `task_completed` event has already been published.
+    """
+    del actor
+    task = _find_task(contract, tasks, task_id)
+    if task.status is status:
+        return unchanged(contract)
+    if task.status.is_finished:
+        raise ValidationFailed(
+            f"Task {task_id} is already {task.status}; a finished task cannot change",
+            details={"task_id": task_id, "status": task.status.value},
+        )
+    updated = replace(task, status=status, updated_at=now)
+    change = ContractChange(contract)
+    if not status.is_finished:
+        change.emit(
+            EventType.TASK_UPDATED,
+            task_id=task_id,
+            task_name=task.name,
+            old_status=task.status.value,
+            new_status=status.value,
+        )
+        return change.outcome(now, tasks=(updated,))
+    change.touch(now)
+    success = status is TaskStatus.DONE
+    change.emit(EventType.TASK_COMPLETED, task_id=task_id, task_name=task.name, success=success)
+    after = [updated if t.id == task_id else t for t in tasks]
+    decision = run_progress(change, after, now, settings, new_id)
+    return change.outcome(now, tasks=(updated,), extra={"progress": decision})
+
+
+def _find_task(contract: Contract, tasks: Sequence[Task], task_id: str) -> Task:
+    for task in tasks:
+        if task.id == task_id and task.contract_id == contract.id:
+            return task
+    raise TaskNotFound(task_id)
+
+
+def _check_not_ended(contract: Contract, action: str) -> None:
+    if contract.status.is_terminal:
+        raise ValidationFailed(
+            f"Cannot {action} on a contract that is '{contract.status}'",
+            details={"status": contract.status.value},
+        )
+
+
+def run_progress(
+    change: ContractChange,
+    tasks: Sequence[Task],
+    now: datetime,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
+    *,
+    gates: Mapping[str, PhaseCompletionGate] | None = None,
+    validators: Mapping[str, Validator] | None = None,
+) -> ProgressDecision:
+    """Apply `decide_progress` until it says NOTHING or NOTIFY; return the last decision.
+
+    An advance can land in a phase whose gate is already met, hence the loop; it is bounded
+    by the number of phases (+1 for the completion step) so a bad gate cannot spin forever.
+    """
+    decision = ProgressDecision(ProgressAction.NOTHING, change.contract.phase)
+    for _ in range(len(change.contract.phase_config.phases) + 1):
+        decision = decide_progress(change.contract, tasks, settings, gates, validators)
+        if decision.action in _STOP or not _apply(change, decision, now, new_id):
+            break
+    return decision
+
+
+def _apply(
+    change: ContractChange, decision: ProgressDecision, now: datetime, new_id: Callable[[], str]
+) -> bool:
+    """Apply one decision; False when it could not be applied (the flow then stops)."""
+    contract = change.contract
+    if decision.action is ProgressAction.START_COMPLETING:
+        # Custom gates may ask less than the status table; the table's guard still rules.
+        if contract.missing_required(contract.terminal_phase):
+            return False
+        change.move(ContractStatus.COMPLETING, now, (), reason="terminal phase complete")
+        return True
+    next_phase = decision.next_phase
+    if next_phase is None:  # only the terminal phase has none, and it never advances
+        return False
+    if decision.action is ProgressAction.ADVANCE:
+        change.set(phase=next_phase, pending_confirmation=None)
+        change.touch(now)
+        change.emit(
+            EventType.PHASE_CHANGED, old_phase=contract.phase, new_phase=next_phase, comment=None
+        )
+        return True
+    transition_id = new_id()
+    change.set(pending_confirmation=PendingPhaseConfirmation(transition_id, next_phase, now))
+    change.emit(
+        EventType.PHASE_CONFIRMATION_REQUESTED,
+        current_phase=contract.phase,
+        next_phase=next_phase,
+        transition_id=transition_id,
+    )
+    change.move(ContractStatus.WAITING_FOR_INPUT, now, ())
+    return True
