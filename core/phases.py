@@ -206,6 +206,7 @@ def _parse_deliverable(phase: str, item: Any) -> DeliverableDef:
         priority = DeliverablePriority(item.get("priority", "required"))
     except ValueError:
         raise ValidationFailed(
-            f"deliverable '{item['id']}' has an unknown priority; use required, recommended or optional"
+            f"deliverable '{item['id']}' has an unknown priority; "
+            "use required, recommended or optional"
         ) from None
     return DeliverableDef(item["id"], str(name), priority)

@@ -53,8 +53,15 @@ def ask_question(  # noqa: PLR0917 - the use-case signature shared with server/
     if contract.status is ContractStatus.ACTIVE:
         # waiting_for becomes QUESTION, or stays PHASE_CONFIRMATION if one is pending.
         change.move(ContractStatus.WAITING_FOR_INPUT, now, [asked])
+    # `choices` and `phase` go beyond the specification's fields so that a replica can
+    # rebuild the question from the log alone.
     change.emit(
-        EventType.QUESTION_ASKED, question_id=question_id, question=text, question_type=kind.value
+        EventType.QUESTION_ASKED,
+        question_id=question_id,
+        question=text,
+        question_type=kind.value,
+        choices=list(offered),
+        phase=contract.phase,
     )
     return change.outcome(now, questions=(asked,))
 

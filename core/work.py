@@ -105,7 +105,11 @@ def create_task(  # noqa: PLR0917 - the use-case signature shared with server/
         change.set(supervisor_task_id=task_id)
     change.touch(now)
     change.emit(
-        EventType.TASK_CREATED, task_id=task_id, task_name=task_name, is_supervisor=is_supervisor
+        EventType.TASK_CREATED,
+        task_id=task_id,
+        task_name=task_name,
+        is_supervisor=is_supervisor,
+        status=status.value,
     )
     return change.outcome(now, tasks=(task,))
 

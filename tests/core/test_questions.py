@@ -65,7 +65,13 @@ def test_asking_makes_an_active_contract_wait() -> None:
     assert outcome.events[1] == NewEvent(
         E.QUESTION_ASKED,
         "c1",
-        {"question_id": "q1", "question": "Which DB?", "question_type": "free_text"},
+        {
+            "question_id": "q1",
+            "question": "Which DB?",
+            "question_type": "free_text",
+            "choices": [],
+            "phase": "plan",
+        },
     )
 
 

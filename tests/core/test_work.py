@@ -215,7 +215,14 @@ def test_create_task() -> None:
     )
     assert outcome.events == (
         NewEvent(
-            E.TASK_CREATED, "c1", {"task_id": "t1", "task_name": "task t1", "is_supervisor": False}
+            E.TASK_CREATED,
+            "c1",
+            {
+                "task_id": "t1",
+                "task_name": "task t1",
+                "is_supervisor": False,
+                "status": "pending",
+            },
         ),
     )
 
