@@ -8,6 +8,7 @@ checkpoint, or start fresh.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,9 +84,15 @@ def check_supervisor_move(old: SupervisorState, new: SupervisorState) -> None:
     raise InvalidSupervisorMove(old, new, allowed)
 
 
+@functools.cache
+def _camel(snake: str) -> str:
+    # Cached: heartbeats arrive by the thousand per second and to_camel is a regex.
+    return to_camel(snake)
+
+
 def _field(raw: Mapping[str, Any], snake: str) -> Any:
     """A body field under its snake_case or camelCase key (snake_case wins if both)."""
-    return raw[snake] if snake in raw else raw.get(to_camel(snake))
+    return raw[snake] if snake in raw else raw.get(_camel(snake))
 
 
 def _required_text(raw: Mapping[str, Any], snake: str) -> str:

@@ -1,0 +1,347 @@
+"""`WS /api/v1/contracts/monitor`: the live event stream, resumable by `seq`.
+
+The protocol, in order:
+
+1. The server accepts, then checks the key (`?api_key=`, `Authorization: Bearer`, or
+   `x-makima-api-key`). A missing or unknown key closes the socket with code **4401** and
+   the reason `UNAUTHORIZED: …` (closing after accept, rather than refusing the handshake
+   with 403, lets every client read why, and keeps all refusals in one place: close codes).
+2. The client sends one JSON object `{contract_ids?, statuses?, include_stale?,
+   include_heartbeats?, after?}` (camelCase accepted too) within `SUBSCRIBE_TIMEOUT`
+   seconds. Anything else closes with **4400** and a reason naming the problem.
+3. The server subscribes to the hub FIRST, notes L = the hub's last delivered seq, and
+   sends `{"type": "subscribed", "last_seq": L}`. With `after` it replays the owner's logged
+   events after < seq <= L from the database (paged, filtered like live ones), then forwards
+   live events, all > L: so nothing is missed, nothing repeated, seq always increases.
+   Transient heartbeats (no seq) are interleaved when `include_heartbeats` is set.
+4. When idle for `PING_INTERVAL` seconds the server sends `{"type": "ping"}` (on top of
+   uvicorn's protocol-level pings); clients ignore types they do not know.
+5. A subscriber whose bounded buffer overflows is closed with **4008** and a reason telling
+   it to resume with `after=<the last seq it received>`; other subscribers are unaffected.
+   A server shutting down closes with **1001**.
+
+The trap in the replay: the `statuses` filter needs each contract's status *after* each
+event, not its status now. `_ReplayStatuses` gets it exactly: the status right after an
+event is the `old_status` of the contract's next `status_changed` (or its current status
+when there is none), and from there the replayed events themselves keep it up to date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from core.actors import Actor
+from core.errors import DomainError
+from core.events import EventType, LoggedEvent, MonitorFilter
+from core.status import ContractStatus
+from core.store.engine import Store
+from core.store.queries import MAX_LIMIT, events_after
+from core.store.schema import contracts, events
+from core.store.unit_of_work import ReadUnitOfWork
+from server.context import ServerContext
+from server.hub import Subscriber
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+PING_INTERVAL = 20.0
+SUBSCRIBE_TIMEOUT = 30.0
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_BAD_SUBSCRIPTION = 4400
+CLOSE_UNAUTHORIZED = 4401
+
+_PING = '{"type":"ping"}'
+_MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+_KEYS = {
+    "contract_ids": "contract_ids",
+    "contractIds": "contract_ids",
+    "statuses": "statuses",
+    "include_stale": "include_stale",
+    "includeStale": "include_stale",
+    "include_heartbeats": "include_heartbeats",
+    "includeHeartbeats": "include_heartbeats",
+    "after": "after",
+}
+_STATUSES = frozenset(s.value for s in ContractStatus)
+
+
+class BadSubscription(Exception):
+    """The first message is not a valid subscription; the text is the close reason."""
+
+
+@router.websocket("/api/v1/contracts/monitor")
+async def monitor(websocket: WebSocket) -> None:
+    await websocket.accept()
+    ctx: ServerContext = websocket.app.state.ctx
+    try:
+        actor = await ctx.keys.authenticate(presented_key(websocket))
+    except DomainError as error:
+        await _close(websocket, CLOSE_UNAUTHORIZED, f"UNAUTHORIZED: {error.message}")
+        return
+    try:
+        wanted = await _read_subscription(websocket)
+    except BadSubscription as problem:
+        await _close(websocket, CLOSE_BAD_SUBSCRIPTION, str(problem))
+        return
+    except WebSocketDisconnect:
+        return
+    await MonitorSession(ctx, websocket, actor, wanted).run()
+
+
+def presented_key(websocket: WebSocket) -> str | None:
+    """The API key from `?api_key=`, `Authorization: Bearer`, or `x-makima-api-key`."""
+    bearer = websocket.headers.get("authorization", "")
+    if bearer[:7].lower() == "bearer ":
+        return bearer[7:].strip() or None
+    return websocket.headers.get("x-makima-api-key") or websocket.query_params.get("api_key")
+
+
+async def _read_subscription(websocket: WebSocket) -> MonitorFilter:
+    try:
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+            message = await websocket.receive()
+    except TimeoutError:
+        raise BadSubscription(
+            f"expected a subscription message within {SUBSCRIBE_TIMEOUT:g} s"
+        ) from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None and message.get("bytes") is not None:
+        text = message["bytes"].decode("utf-8", "replace")
+    try:
+        raw = orjson.loads(text or "")
+    except orjson.JSONDecodeError:
+        raise BadSubscription("the subscription must be a JSON object") from None
+    return parse_subscription(raw)
+
+
+def parse_subscription(raw: Any) -> MonitorFilter:
+    """The first message as a MonitorFilter; every problem is a BadSubscription."""
+    if not isinstance(raw, Mapping):
+        raise BadSubscription("the subscription must be a JSON object")
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "type" and value in ("subscribe", None):
+            continue
+        if key not in _KEYS:
+            raise BadSubscription(f"unknown key {str(key)[:40]!r}; valid: " + ", ".join(_VALID))
+        fields[_KEYS[key]] = value
+    return MonitorFilter(
+        contract_ids=_id_set(fields.get("contract_ids")),
+        statuses=_status_set(fields.get("statuses")),
+        include_stale=_flag(fields, "include_stale", default=True),
+        include_heartbeats=_flag(fields, "include_heartbeats", default=False),
+        after=_after(fields.get("after")),
+    )
+
+
+_VALID = ("contract_ids", "statuses", "include_stale", "include_heartbeats", "after")
+
+
+def _id_set(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadSubscription("contract_ids must be a list of contract ids")
+    return frozenset(value)
+
+
+def _status_set(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadSubscription("statuses must be a list of statuses")
+    unknown = [v for v in value if v.strip().lower() not in _STATUSES]
+    if unknown:
+        raise BadSubscription(f"unknown status {unknown[0][:30]!r}")
+    return frozenset(v.strip().lower() for v in value) or None
+
+
+def _flag(fields: Mapping[str, Any], key: str, *, default: bool) -> bool:
+    value = fields.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise BadSubscription(f"{key} must be true or false")
+    return value
+
+
+def _after(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadSubscription("after must be a whole number >= 0 (a seq)")
+    return value
+
+
+class MonitorSession:
+    """One subscribed connection: replay, then live frames, until one side stops."""
+
+    def __init__(
+        self, ctx: ServerContext, websocket: WebSocket, actor: Actor, wanted: MonitorFilter
+    ) -> None:
+        self._ctx = ctx
+        self._ws = websocket
+        self._owner = actor.owner
+        self._filter = wanted
+
+    async def run(self) -> None:
+        hub = self._ctx.hub
+        sub = hub.subscribe(self._owner, self._filter)  # first: nothing after L is missed
+        head = hub.last_seq
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await self._ws.send_text(f'{{"type":"subscribed","last_seq":{head}}}')
+            loop = asyncio.get_running_loop()
+            stream = loop.create_task(self._stream(sub, head))
+            gone = loop.create_task(self._until_client_leaves())
+            dropped = loop.create_task(sub.closed.wait())
+            tasks = [stream, gone, dropped]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._finish(sub, stream, dropped)
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # the client went away mid-send
+        finally:
+            hub.unsubscribe(sub)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _finish(
+        self, sub: Subscriber, stream: asyncio.Task[None], dropped: asyncio.Task[Any]
+    ) -> None:
+        if dropped.done():
+            stream.cancel()
+            if sub.dropped_reason is not None:
+                await _close(self._ws, CLOSE_SLOW_CONSUMER, sub.dropped_reason)
+            else:
+                await _close(self._ws, CLOSE_GOING_AWAY, "server shutting down; resume with after")
+        elif stream.done() and not stream.cancelled() and stream.exception() is not None:
+            error = stream.exception()
+            if not isinstance(error, WebSocketDisconnect | OSError | RuntimeError):
+                log.error("monitor stream failed", exc_info=error)
+                await _close(self._ws, CLOSE_INTERNAL_ERROR, "internal error; resume with after")
+
+    async def _stream(self, sub: Subscriber, head: int) -> None:
+        after = self._filter.after
+        if after is not None and after < head:
+            await self._replay(after, head)
+        await self._forward(sub.queue)
+
+    async def _replay(self, after: int, head: int) -> None:
+        """Send the owner's logged events with after < seq <= head that the filter wants."""
+        ids = self._filter.contract_ids
+        only = next(iter(ids)) if ids is not None and len(ids) == 1 else None
+        statuses = _ReplayStatuses(self._ctx.store) if self._filter.statuses else None
+        cursor = after
+        while cursor < head:
+            page = await events_after(
+                self._ctx.store, self._owner, after=cursor, contract_id=only, limit=MAX_LIMIT
+            )
+            upto = [e for e in page.events if e.seq is not None and e.seq <= head]
+            if statuses is not None:
+                await statuses.learn(upto)
+            for event in upto:
+                status = statuses.after(event) if statuses is not None else None
+                if self._filter.wants(event.type, event.contract_id, status):
+                    await self._ws.send_text(orjson.dumps(event.to_wire()).decode())
+            if len(page.events) < MAX_LIMIT:
+                return
+            cursor = page.last_seq
+
+    async def _forward(self, queue: asyncio.Queue[bytes]) -> None:
+        send = self._ws.send_text
+        while True:
+            try:
+                frame = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(PING_INTERVAL):
+                        frame = await queue.get()
+                except TimeoutError:
+                    await send(_PING)
+                    continue
+            await send(frame.decode())
+
+    async def _until_client_leaves(self) -> None:
+        """Read (and ignore) what the client sends until it disconnects."""
+        while True:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+class _ReplayStatuses:
+    """Each contract's status right after each replayed event (for the `statuses` filter)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._status: dict[str, str | None] = {}
+
+    async def learn(self, page: Sequence[LoggedEvent]) -> None:
+        """Look up the status after its first event in `page` of every new contract."""
+        first: dict[str, int] = {}
+        for event in page:
+            if event.contract_id not in self._status and event.seq is not None:
+                first.setdefault(event.contract_id, event.seq)
+        if first:
+            self._status.update(await self._store.run_read(lambda uow: _statuses_at(uow, first)))
+
+    def after(self, event: LoggedEvent) -> str | None:
+        """The contract's status after `event` (None: unknown, e.g. deleted since)."""
+        if event.type is EventType.STATUS_CHANGED:
+            self._status[event.contract_id] = str(event.payload.get("new_status"))
+        elif event.type is EventType.CONTRACT_CREATED:
+            self._status[event.contract_id] = str(event.payload.get("status", "created"))
+        elif event.type is EventType.CONTRACT_DELETED:
+            self._status[event.contract_id] = None
+        return self._status.get(event.contract_id)
+
+
+def _statuses_at(uow: ReadUnitOfWork, first: Mapping[str, int]) -> dict[str, str | None]:
+    """For each contract, its status right after its event `first[contract]`."""
+    e = events.c
+    found: dict[str, str | None] = {}
+    for contract_id, seq in first.items():
+        next_change = (
+            select(e.payload)
+            .where(e.contract_id == contract_id, e.seq > seq)
+            .where(e.type == EventType.STATUS_CHANGED.value)
+            .order_by(e.seq)
+            .limit(1)
+        )
+        payload = uow.conn.scalar(next_change)
+        if isinstance(payload, Mapping) and payload.get("old_status"):
+            found[contract_id] = str(payload["old_status"])
+        else:
+            current = select(contracts.c.status).where(contracts.c.id == contract_id)
+            found[contract_id] = uow.conn.scalar(current)
+    return found
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state is WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(Exception):  # already gone: nothing left to tell it
+        await websocket.close(code=code, reason=_fit(reason))
+
+
+def _fit(reason: str) -> str:
+    data = reason.encode()
+    if len(data) <= _MAX_REASON_BYTES:
+        return reason
+    return data[: _MAX_REASON_BYTES - 3].decode("utf-8", "ignore") + "..."

@@ -1,0 +1,240 @@
+"""Contracts: create, list, read, update, delete, status, phase, readiness, settings, work."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from core.clock import parse_iso
+from core.config import parse_duration
+from core.errors import SupervisorNotFound, ValidationFailed
+from core.gates import check_contract_completion, check_phase_readiness
+from core.phase_change import PhaseChangeRequest
+from core.status import ContractStatus
+from core.store import queries
+from core.store.queries import ContractDetail, ContractFilter
+from server.context import ServerContext
+from server.deps import ActorDep, CtxDep, HumanDep
+from server.routes.publishing import committed
+from server.schemas import (
+    AutoComplete,
+    ContractCreate,
+    ContractListQuery,
+    ContractUpdate,
+    DeliverableMark,
+    PhaseChange,
+    StatusChange,
+    TaskCreate,
+    TaskUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
+
+Json = dict[str, Any]
+
+
+def _statuses(text: str | None) -> list[ContractStatus] | None:
+    if text is None or not text.strip():
+        return None
+    return [ContractStatus.parse(part) for part in text.split(",") if part.strip()]
+
+
+def _filter(query: ContractListQuery, default_threshold: timedelta) -> ContractFilter:
+    if query.threshold is not None and not query.stale:
+        raise ValidationFailed("'threshold' is only used with stale=true")
+    stale_after = None
+    if query.stale:
+        stale_after = parse_duration(query.threshold) if query.threshold else default_threshold
+    return ContractFilter(
+        statuses=_statuses(query.status),
+        phase=query.phase,
+        stale_threshold=stale_after,
+        waiting=query.waiting,
+        updated_since=_parse_time(query.updated_since),
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+@router.post("", status_code=201)
+async def create_contract(body: ContractCreate, ctx: CtxDep, actor: HumanDep) -> Json:
+    applied = await ctx.repo.create_contract(
+        actor,
+        body.name,
+        body.contract_type,
+        description=body.description,
+        phase_config=body.phase_config,
+        phase_guard=body.phase_guard,
+        auto_complete_enabled=body.auto_complete_enabled,
+    )
+    committed(ctx, applied)
+    return applied.contract.to_wire()
+
+
+@router.get("")
+async def list_contracts(
+    query: Annotated[ContractListQuery, Query()], ctx: CtxDep, actor: ActorDep
+) -> Json:
+    where = _filter(query, ctx.config.stale_threshold)
+    page = await queries.list_contracts(ctx.store, actor.owner, where, now=ctx.clock.now())
+    return {"contracts": [c.to_wire() for c in page.contracts], "total": page.total}
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ValidationFailed(
+            f"'updatedSince' must be an ISO 8601 time, got {text!r}",
+            details={"field": "updatedSince"},
+        ) from None
+
+
+async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json | None:
+    try:
+        status = await queries.supervisor_status(
+            ctx.store,
+            contract_id,
+            owner,
+            now=ctx.clock.now(),
+            heartbeat_timeout=ctx.config.heartbeat_timeout,
+        )
+    except SupervisorNotFound:
+        return None
+    return status.to_wire()
+
+
+def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
+    readiness = check_phase_readiness(detail.contract, detail.tasks)
+    return {
+        **detail.contract.to_wire(),
+        "tasks": [t.to_wire() for t in detail.tasks],
+        "pendingQuestions": [q.to_wire() for q in detail.pending_questions],
+        "readiness": readiness.to_wire(auto_advance),
+    }
+
+
+@router.get("/{contract_id}")
+async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
+    wire = _detail_wire(detail, ctx.config.auto_advance_phases)
+    wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
+    return wire
+
+
+@router.patch("/{contract_id}")
+async def update_contract(
+    contract_id: str, body: ContractUpdate, ctx: CtxDep, actor: HumanDep
+) -> Json:
+    applied = await ctx.repo.update_contract(
+        contract_id,
+        actor,
+        name=body.name,
+        description=body.description,
+        phase_guard=body.phase_guard,
+        expected_version=body.expected_version,
+    )
+    committed(ctx, applied)
+    return applied.contract.to_wire()
+
+
+@router.delete("/{contract_id}", status_code=204)
+async def delete_contract(contract_id: str, ctx: CtxDep, actor: HumanDep) -> Response:
+    applied = await ctx.repo.delete_contract(contract_id, actor)
+    committed(ctx, applied)
+    return Response(status_code=204)
+
+
+@router.post("/{contract_id}/status")
+async def change_status(contract_id: str, body: StatusChange, ctx: CtxDep, actor: ActorDep) -> Json:
+    applied = await ctx.repo.change_status(
+        contract_id,
+        actor,
+        body.target_status,
+        reason=body.reason,
+        blocker=body.blocker,
+        expected_version=body.expected_version,
+    )
+    committed(ctx, applied)
+    return dict(applied.response or {})
+
+
+@router.post("/{contract_id}/phase")
+async def change_phase(contract_id: str, body: PhaseChange, ctx: CtxDep, actor: ActorDep) -> Json:
+    request = PhaseChangeRequest(
+        phase=body.phase,
+        confirmed=body.confirmed,
+        feedback=body.feedback,
+        comment=body.comment,
+        expected_version=body.expected_version,
+        force=body.force,
+    )
+    applied = await ctx.repo.change_phase(contract_id, actor, request)
+    committed(ctx, applied)
+    if applied.response is not None:
+        return dict(applied.response)
+    return applied.contract.to_wire()
+
+
+@router.get("/{contract_id}/phase-readiness")
+async def phase_readiness(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
+    readiness = check_phase_readiness(detail.contract, detail.tasks)
+    return readiness.to_wire(ctx.config.auto_advance_phases)
+
+
+@router.post("/{contract_id}/check-completion")
+async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
+    check = check_contract_completion(detail.contract, detail.tasks)
+    wire = check.to_wire()
+    # The global switch of the [contracts] section turns auto-completion off everywhere.
+    wire["would_complete"] = wire["would_complete"] and ctx.config.auto_complete_enabled
+    return wire
+
+
+@router.put("/{contract_id}/auto-complete")
+async def set_auto_complete(
+    contract_id: str, body: AutoComplete, ctx: CtxDep, actor: HumanDep
+) -> Json:
+    applied = await ctx.repo.set_auto_complete(contract_id, actor, body.enabled)
+    committed(ctx, applied)
+    return applied.contract.to_wire()
+
+
+@router.post("/{contract_id}/deliverables")
+async def mark_deliverable(
+    contract_id: str, body: DeliverableMark, ctx: CtxDep, actor: ActorDep
+) -> Json:
+    applied = await ctx.repo.mark_deliverable(
+        contract_id, actor, body.deliverable_id, phase=body.phase
+    )
+    committed(ctx, applied)
+    return applied.contract.to_wire()
+
+
+@router.post("/{contract_id}/tasks", status_code=201)
+async def create_task(contract_id: str, body: TaskCreate, ctx: CtxDep, actor: ActorDep) -> Json:
+    applied = await ctx.repo.create_task(
+        contract_id, actor, body.name, is_supervisor=body.is_supervisor
+    )
+    committed(ctx, applied)
+    return applied.tasks[0].to_wire()
+
+
+@router.patch("/{contract_id}/tasks/{task_id}")
+async def update_task(
+    contract_id: str, task_id: str, body: TaskUpdate, ctx: CtxDep, actor: ActorDep
+) -> Json:
+    applied = await ctx.repo.update_task(contract_id, actor, task_id, body.status)
+    committed(ctx, applied)
+    if applied.tasks:
+        return applied.tasks[0].to_wire()
+    # Unchanged (same status again): answer the task as it is.
+    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
+    task = next(t for t in detail.tasks if t.id == task_id)
+    return task.to_wire()

@@ -1,0 +1,124 @@
+"""Supervisors: heartbeats (group-committed by the HeartbeatWriter), status, state, restore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from core.clock import iso
+from core.errors import ContractNotFound, SupervisorDead, ValidationFailed
+from core.store import queries
+from core.store.supervision import HeartbeatBatch
+from core.supervisor import Heartbeat, SupervisorPersistentState
+from server.context import ServerContext
+from server.deps import ActorDep, CtxDep, HumanDep
+from server.routes.publishing import committed
+from server.schemas import HeartbeatBatchBody
+
+router = APIRouter(prefix="/api/v1", tags=["supervisors"])
+
+Json = dict[str, Any]
+RawBody = Annotated[dict[str, Any], Body()]
+
+
+class HeartbeatSink(Protocol):
+    """What the heartbeat routes need of `server.heartbeats.HeartbeatWriter`."""
+
+    async def submit(self, heartbeats: Sequence[Heartbeat], owner: str) -> HeartbeatBatch: ...
+
+
+def get_writer(request: Request) -> HeartbeatSink:
+    writer: HeartbeatSink = request.app.state.heartbeat_writer
+    return writer
+
+
+WriterDep = Annotated[HeartbeatSink, Depends(get_writer)]
+
+
+@router.post("/contracts/{contract_id}/supervisor/heartbeat", status_code=202)
+async def heartbeat(
+    contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
+) -> Json:
+    beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
+    batch = await writer.submit([beat], actor.owner)
+    if not batch.accepted:
+        raise ContractNotFound(contract_id)
+    return {"accepted": 1}
+
+
+@router.post("/supervisor/heartbeats", status_code=202)
+async def heartbeats(
+    body: HeartbeatBatchBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
+) -> Json:
+    now = ctx.clock.now()
+    beats = []
+    for index, raw in enumerate(body.heartbeats):
+        try:
+            beats.append(Heartbeat.parse(raw, None, now))
+        except ValidationFailed as error:
+            raise ValidationFailed(
+                f"heartbeats[{index}]: {error.message}", details={"index": index, **error.details}
+            ) from None
+    batch = await writer.submit(beats, actor.owner)
+    return {"accepted": len(batch.accepted)}
+
+
+async def _status(ctx: ServerContext, contract_id: str, owner: str) -> queries.SupervisorStatus:
+    return await queries.supervisor_status(
+        ctx.store,
+        contract_id,
+        owner,
+        now=ctx.clock.now(),
+        heartbeat_timeout=ctx.config.heartbeat_timeout,
+    )
+
+
+@router.get("/contracts/{contract_id}/supervisor/status")
+async def supervisor_status(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    return (await _status(ctx, contract_id, actor.owner)).to_wire()
+
+
+@router.get("/contracts/{contract_id}/supervisor/heartbeats")
+async def heartbeat_history(
+    contract_id: str,
+    ctx: CtxDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+) -> Json:
+    found = await queries.heartbeat_history(ctx.store, contract_id, actor.owner, limit=limit)
+    return {"heartbeats": [hb.to_history_wire() for hb in found]}
+
+
+@router.put("/contracts/{contract_id}/supervisor/state")
+async def save_state(contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep) -> Json:
+    state = SupervisorPersistentState.parse(body)
+    applied = await ctx.repo.save_supervisor_state(contract_id, actor, state)
+    committed(ctx, applied)
+    return state.to_wire()
+
+
+@router.get("/contracts/{contract_id}/supervisor/restore")
+async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    plan = await ctx.repo.restoration(contract_id, actor.owner)
+    return plan.to_wire()
+
+
+@router.post("/contracts/{contract_id}/supervisor/sync")
+async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    """The supervisor's state as of its last heartbeat; 503 SUPERVISOR_DEAD when silent."""
+    status = await _status(ctx, contract_id, actor.owner)
+    if not status.alive:
+        raise SupervisorDead(contract_id, iso(status.last_heartbeat))
+    return {"synced": True, "state": status.state.value if status.state else None}
+
+
+@router.post("/contracts/{contract_id}/supervisor/restart", status_code=202)
+async def restart(contract_id: str, ctx: CtxDep, actor: HumanDep) -> JSONResponse:
+    applied = await ctx.repo.request_supervisor_restart(contract_id, actor)
+    committed(ctx, applied)
+    ctx.metrics.inc("supervisor_restarts_total")
+    event = applied.events[0].to_wire() if applied.events else None
+    return JSONResponse({"requested": True, "event": event}, status_code=202)

@@ -1,0 +1,199 @@
+"""`contract-server serve`: one uvicorn process (optionally with the demo simulator) or
+N worker processes on PostgreSQL through `app_from_env`.
+
+The uvicorn access log is off: the monitor's WebSocket URL may carry `?api_key=`, and a
+key must never reach a log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from fastapi.exceptions import FastAPIDeprecationWarning
+from platformdirs import user_data_dir
+
+from core.actors import Role
+from core.clock import SystemClock
+from core.config import ContractTimeoutConfig
+from core.errors import DomainError
+from core.store.engine import Store, async_url
+from server.app import ENV_CONFIG, ENV_DB_URL, build_context, config_from_env, create_app
+from server.auth import KeyRing, create_key
+from server.cli import APP_NAME, CliError, check_url, with_store
+
+DEMO_KEYS_FILE = "demo-keys.json"
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+def _config(path: str | None) -> ContractTimeoutConfig:
+    try:
+        return config_from_env(path)
+    except DomainError as exc:
+        raise CliError(exc.message, 2) from None
+
+
+def _saved_demo_keys(path: Path, url: str) -> tuple[str, str] | None:
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("db") == url:
+            return str(saved["reviewer"]), str(saved["supervisor"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
+async def _demo_keys(url: str) -> tuple[str, str]:
+    """A reviewer and a supervisor key of the local owner, reused across runs (file 0600)."""
+    path = Path(user_data_dir(APP_NAME)) / DEMO_KEYS_FILE
+
+    async def work(store: Store) -> tuple[str, str]:
+        saved = _saved_demo_keys(path, url)
+        if saved is not None:
+            ring = KeyRing(store.engine, cache_seconds=0)
+            try:
+                for key in saved:
+                    await ring.authenticate(key)
+                return saved
+            except DomainError:
+                pass  # revoked: make new ones
+        owner = getpass.getuser() or "local"
+        now = SystemClock().now()
+        async with store.write() as uow:
+            reviewer = await create_key(uow.conn, owner, Role.REVIEWER, now)
+            supervisor = await create_key(uow.conn, owner, Role.SUPERVISOR, now)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps({"db": url, "reviewer": reviewer, "supervisor": supervisor}))
+        return reviewer, supervisor
+
+    return await with_store(url, work)
+
+
+def _uvicorn_config(app: Any, args: argparse.Namespace) -> Any:
+    import uvicorn
+
+    # access_log off: the monitor's WebSocket URL may carry ?api_key=, which must never be
+    # written to a log.
+    # A long poll may wait 60 s: shutdown does not wait for it beyond the grace period.
+    return uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+async def _serve_one(args: argparse.Namespace, config: ContractTimeoutConfig) -> int:
+    import uvicorn
+
+    url = args.db
+    demo_keys = await _demo_keys(url) if args.demo else None
+    app = create_app(context_factory=lambda: build_context(url, config))
+    server = uvicorn.Server(_uvicorn_config(app, args))
+    serving = asyncio.ensure_future(server.serve())
+    watcher = asyncio.ensure_future(_signal_closing(server, app))
+    demo: asyncio.Task[None] | None = None
+    if demo_keys is not None:
+        demo = asyncio.ensure_future(_run_demo(server, serving, args, demo_keys))
+    try:
+        await serving
+    finally:
+        watcher.cancel()
+        if demo is not None:
+            demo.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await demo
+    if not server.started:
+        raise CliError(f"The server could not start on {args.host}:{args.port}")
+    return 0
+
+
+async def _signal_closing(server: Any, app: Any) -> None:
+    """Tell long polls the server is shutting down, so they answer now instead of holding
+    the shutdown (uvicorn offers `should_exit` only as a flag, hence the polling)."""
+    while not server.should_exit:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    closing = getattr(app.state, "closing", None)
+    if closing is not None:
+        closing.set()
+
+
+async def _run_demo(
+    server: Any, serving: asyncio.Future[Any], args: argparse.Namespace, keys: tuple[str, str]
+) -> None:
+    from server.simulator import simulate
+
+    while not server.started:
+        if serving.done():
+            return
+        await asyncio.sleep(0.05)
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    logging.getLogger(__name__).info("demo: simulating %d supervisors", args.demo)
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(
+        simulate(
+            f"http://{host}:{args.port}", keys[0], args.demo, stop=stop, supervisor_key=keys[1]
+        )
+    )
+    # Stop the simulated supervisors as soon as shutdown starts, so their long polls do not
+    # hold the server open. uvicorn offers `should_exit` only as a flag, hence the polling.
+    while not (server.should_exit or running.done()):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    stop.set()
+    await running
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if async_url(args.db)[1] != "postgresql":
+        raise CliError("--workers > 1 needs PostgreSQL (SQLite serves one process)", 2)
+    asyncio.run(_migrate_quietly(args.db))
+    os.environ[ENV_DB_URL] = args.db
+    if args.config:
+        os.environ[ENV_CONFIG] = args.config
+    uvicorn.run(
+        "server.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+async def _migrate_quietly(url: str) -> None:
+    await with_store(url, _nothing)
+
+
+async def _nothing(_: Store) -> None:
+    return None
+
+
+def serve(args: argparse.Namespace) -> int:
+    check_url(args.db)
+    config = _config(args.config)
+    if args.workers > 1:
+        if args.demo:
+            raise CliError("--demo runs in one process: drop --workers", 2)
+        return _serve_workers(args)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # FastAPI deprecates ORJSONResponse (still used for error bodies): not the operator's news.
+    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's every request
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_serve_one(args, config))
+    return 0

@@ -1,0 +1,462 @@
+"""The supervisor simulator: automated supervisors driving contracts through the PUBLIC API.
+
+Used by `contract-server simulate`, by the desktop's `--demo` and by load tests. Each
+simulated supervisor keeps a few contracts going at once; for each it creates the contract
+(with the reviewer/admin key), registers its supervisor task, starts it and then, phase by
+phase: runs worker tasks, sometimes asks a question (and long-polls for the answer),
+sometimes gets blocked for a while, marks the phase's deliverables and requests the advance.
+A guarded advance waits for a human: the simulator never confirms it, it polls until a
+reviewer confirmed (the phase moved) or asked for changes (active again, same phase; it
+then works a little more and asks again). Heartbeats go out every `tick` seconds meanwhile.
+Some contracts fail (`failed` with a reason), some supervisors go silent (no more
+heartbeats, so the contract turns stale).
+
+Pacing is in ticks (default 2 s), and the first contract starts at once with a guarded
+phase and an early question: whoever starts the demo sees work waiting for a reviewer
+within about ten ticks. Randomness comes from `random.Random(seed)` only. Server errors
+are logged and the loop goes on; only `stop` (or cancellation) ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from core.clock import SystemClock, iso
+
+log = logging.getLogger(__name__)
+
+MAX_CONTRACTS_PER_SUPERVISOR = 3
+LONG_POLL_SECONDS = 20
+
+# Built-in contract types (API.md): phase → its required deliverable.
+DELIVERABLES: dict[str, dict[str, str]] = {
+    "simple": {"plan": "plan-document", "execute": "pull-request"},
+    "specification": {
+        "research": "research-notes",
+        "specify": "requirements-document",
+        "plan": "plan-document",
+        "execute": "pull-request",
+        "review": "release-notes",
+    },
+    "execute": {},
+}
+_SUBJECTS = (
+    "CSV export for invoices",
+    "Billing service migration",
+    "Search latency regression",
+    "Onboarding e-mail flow",
+    "Audit log retention",
+    "Rate limiter for the public API",
+    "Dark mode for the dashboard",
+    "Flaky checkout tests",
+    "PDF rendering of contracts",
+    "Single sign-on with SAML",
+)
+_ACTIVITIES = (
+    "reading the code base",
+    "planning the change",
+    "writing tests",
+    "implementing",
+    "running the test suite",
+    "reviewing the diff",
+    "updating documentation",
+)
+_FREE_TEXT = (
+    "Which database should the migration target?",
+    "Who owns the legacy endpoint we are replacing?",
+    "What is the acceptable latency budget for this call?",
+)
+_CHOICES = (
+    ("Which rollout strategy should I use?", ["canary", "blue-green", "all at once"]),
+    ("Which library for PDF output?", ["weasyprint", "reportlab"]),
+    ("Keep backwards compatibility for v1 clients?", ["yes", "no", "for 90 days"]),
+)
+_CONFIRMATIONS = (
+    "The old tables can be dropped after the migration. Proceed?",
+    "Tests pass locally; open the pull request now?",
+)
+_FAILURES = (
+    "the build environment could not be provisioned",
+    "upstream API returned errors for 10 minutes",
+    "model context exhausted while planning",
+)
+_BLOCKERS = ("waiting for database credentials", "CI runners are down", "a dependency is yanked")
+
+
+class Gone(Exception):
+    """The contract can no longer be driven (failed, archived, deleted or repeatedly refused)."""
+
+
+@dataclass
+class Work:
+    """One contract being driven; its heartbeat task reads the current state from here."""
+
+    contract_id: str
+    contract_type: str
+    task_id: str
+    phase: str
+    phases: list[str]
+    state: str = "working"
+    activity: str = "starting"
+    progress: int = 0
+    waiting: bool = False  # waiting on a human: the supervisor may start another contract
+    done: bool = False
+    beats: int = 0
+
+
+@dataclass
+class Api:
+    """The public API with a human key (create contracts) and a supervisor key (the rest)."""
+
+    human: httpx.AsyncClient
+    supervisor: httpx.AsyncClient
+    errors: int = 0
+    calls: int = 0
+    last_error: str = field(default="")
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        human: bool = False,
+    ) -> Any:
+        """The JSON answer of a 2xx, else None (logged); the loop always goes on."""
+        client = self.human if human else self.supervisor
+        self.calls += 1
+        try:
+            response = await client.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            return self._failed(f"{method} {path}: {type(exc).__name__}: {exc}")
+        if response.is_success:
+            return response.json() if response.content else {}
+        try:
+            body = response.json()
+            why = f"{body.get('code')}: {body.get('message')}"
+        except ValueError:
+            why = response.text[:200]
+        return self._failed(f"{method} {path} → {response.status_code} {why}")
+
+    def _failed(self, message: str) -> None:
+        self.errors += 1
+        self.last_error = message
+        log.warning("simulator: %s", message)
+
+
+class SimulatedSupervisor:
+    def __init__(
+        self, index: int, api: Api, rng: random.Random, tick: float, stop: asyncio.Event
+    ) -> None:
+        self.index = index
+        self.api = api
+        self.rng = rng
+        self.tick = tick
+        self.stop = stop
+        self.started = 0
+        self._works: list[Work] = []
+
+    async def run(self) -> None:
+        """Keep up to MAX_CONTRACTS_PER_SUPERVISOR contracts going; a new one whenever
+        every running contract waits on a human (or none runs)."""
+        drivers: set[asyncio.Task[None]] = set()
+        try:
+            while not self.stop.is_set():
+                drivers = {d for d in drivers if not d.done()}
+                self._works = [w for w in self._works if not w.done]
+                opened = len(self._works) == len(drivers)  # none still being opened
+                if (
+                    len(drivers) < MAX_CONTRACTS_PER_SUPERVISOR
+                    and opened
+                    and all(w.waiting for w in self._works)
+                ):
+                    drivers.add(asyncio.get_running_loop().create_task(self._contract()))
+                await self.pause(1)
+        finally:
+            for driver in drivers:
+                driver.cancel()
+            await asyncio.gather(*drivers, return_exceptions=True)
+
+    async def pause(self, ticks: float) -> None:
+        """Sleep about `ticks` ticks (jittered); returns early when stopped."""
+        delay = self.tick * ticks * self.rng.uniform(0.6, 1.4)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self.stop.wait()
+
+    async def _contract(self) -> None:
+        first = self.started == 0 and self.index == 0
+        self.started += 1
+        work = await self._open(first)
+        if work is None:
+            await self.pause(3)
+            return
+        self._works.append(work)
+        beating = asyncio.get_running_loop().create_task(self._heartbeats(work))
+        try:
+            await self._drive(work, first)
+        except Gone as why:
+            log.info("simulator: leaving contract %s: %s", work.contract_id, why)
+        finally:
+            work.done = True
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+
+    async def _open(self, first: bool) -> Work | None:
+        kind = "simple" if first else self.rng.choice(("simple", "specification", "execute"))
+        guarded = first or self.rng.random() < 0.7
+        subject = self.rng.choice(_SUBJECTS)
+        body = {
+            "name": f"{subject} #{self.rng.randint(100, 999)}",
+            "description": f"Simulated work driven by supervisor {self.index + 1}",
+            "contractType": kind,
+            "phaseGuard": guarded,
+        }
+        contract = await self.api.call("POST", "/contracts", json=body, human=True)
+        if contract is None:
+            return None
+        cid = contract["id"]
+        task = await self.api.call(
+            "POST", f"/contracts/{cid}/tasks", json={"name": "supervisor", "isSupervisor": True}
+        )
+        if task is None:
+            return None
+        phases = [p["id"] for p in sorted(contract["phases"], key=lambda p: p["order"])]
+        work = Work(cid, kind, task["id"], contract["phase"], phases)
+        await self.api.call("POST", f"/contracts/{cid}/status", json={"targetStatus": "active"})
+        await self._save_state(work)
+        return work
+
+    async def _drive(self, work: Work, first: bool) -> None:
+        while True:
+            await self._work_phase(work, ask=first or self.rng.random() < 0.35)
+            fate = self.rng.random()
+            if not first and fate < 0.05:
+                work.activity = "(silent)"
+                log.info("simulator: supervisor of %s goes silent", work.contract_id)
+                raise Gone("went silent")
+            if not first and fate < 0.10:
+                await self._fail(work)
+                raise Gone("failed")
+            first = False
+            index = work.phases.index(work.phase)
+            if index + 1 == len(work.phases):
+                await self._finish(work)
+                return
+            await self._advance(work, work.phases[index + 1])
+
+    async def _work_phase(self, work: Work, *, ask: bool) -> None:
+        work.state, work.waiting = "working", False
+        steps = self.rng.randint(1, 3)
+        question_at = self.rng.randrange(min(steps, 2)) if ask else -1
+        for step in range(steps):
+            if step == question_at:
+                await self._ask(work)
+            await self._task(work)
+            if await self._completing(work):
+                return  # a phase without deliverables may complete on a finished task
+        if self.rng.random() < 0.08:
+            await self._blocked(work)
+        deliverable = DELIVERABLES.get(work.contract_type, {}).get(work.phase)
+        if deliverable is not None:
+            work.activity = f"delivering {deliverable}"
+            await self.pause(1)
+            await self._expect(
+                "POST",
+                f"/contracts/{work.contract_id}/deliverables",
+                json={"deliverableId": deliverable, "phase": work.phase},
+            )
+
+    async def _completing(self, work: Work) -> bool:
+        if work.phases.index(work.phase) + 1 < len(work.phases):
+            return False
+        contract = await self._expect("GET", f"/contracts/{work.contract_id}")
+        return bool(contract["status"] in ("completing", "completed"))
+
+    async def _task(self, work: Work, *, failing: bool = False) -> None:
+        activity = self.rng.choice(_ACTIVITIES)
+        work.activity = activity
+        path = f"/contracts/{work.contract_id}/tasks"
+        task = await self._expect("POST", path, json={"name": f"{work.phase}: {activity}"})
+        await self.pause(1)
+        await self.api.call("PATCH", f"{path}/{task['id']}", json={"status": "running"})
+        work.state = "waiting_for_tasks"
+        await self.pause(self.rng.uniform(1, 2))
+        # A failed task is final and keeps every gate closed, so tasks fail only when
+        # the whole contract does (see `_fail`).
+        outcome = "failed" if failing else "done"
+        await self.api.call("PATCH", f"{path}/{task['id']}", json={"status": outcome})
+        work.state = "working"
+        work.progress = min(99, work.progress + self.rng.randint(3, 12))
+
+    async def _ask(self, work: Work) -> None:
+        kind = self.rng.choice(("free_text", "choice", "confirmation"))
+        body: dict[str, Any] = {"questionType": kind}
+        if kind == "free_text":
+            body["question"] = self.rng.choice(_FREE_TEXT)
+        elif kind == "choice":
+            text, choices = self.rng.choice(_CHOICES)
+            body |= {"question": text, "choices": choices}
+        else:
+            body["question"] = self.rng.choice(_CONFIRMATIONS)
+        asked = await self._expect("POST", f"/contracts/{work.contract_id}/questions", json=body)
+        work.state, work.activity, work.waiting = "waiting_for_user", "waiting for an answer", True
+        while not self.stop.is_set():
+            # Long polls scale with the tick, so a fast simulation stops promptly too.
+            params = {"wait": max(1, min(LONG_POLL_SECONDS, round(self.tick * 10)))}
+            question = await self.api.call("GET", f"/questions/{asked['id']}", params=params)
+            if question is None:
+                await self._check_alive(work)
+                await self.pause(1)
+            elif question["status"] != "pending":
+                log.info("simulator: question %s %s", asked["id"], question["status"])
+                break
+        work.state, work.waiting = "working", False
+
+    async def _blocked(self, work: Work) -> None:
+        path = f"/contracts/{work.contract_id}/status"
+        blocker = self.rng.choice(_BLOCKERS)
+        if await self.api.call("POST", path, json={"targetStatus": "blocked", "blocker": blocker}):
+            work.state, work.activity = "blocked", blocker
+            await self.pause(3)
+            await self.api.call("POST", path, json={"targetStatus": "active"})
+            work.state = "working"
+
+    async def _advance(self, work: Work, target: str) -> None:
+        """Move to `target`: auto-advanced already, or request it and wait for a reviewer."""
+        contract = await self._expect("GET", f"/contracts/{work.contract_id}")
+        if contract["phase"] != target and contract.get("waitingFor") != "phase_confirmation":
+            await self._expect(
+                "POST", f"/contracts/{work.contract_id}/phase", json={"phase": target}
+            )
+        work.state, work.activity = "waiting_for_user", f"waiting for approval of {target}"
+        while not self.stop.is_set():
+            contract = await self._expect("GET", f"/contracts/{work.contract_id}")
+            if contract["phase"] == target:
+                break
+            work.waiting = contract["status"] == "waiting_for_input"
+            if contract["status"] in ("failed", "archived", "completed", "completing"):
+                raise Gone(f"contract is {contract['status']}")
+            if contract["status"] == "active" and contract.get("waitingFor") is None:
+                # A reviewer asked for changes: work a little more, then ask again.
+                work.waiting = False
+                await self._task(work)
+                await self.api.call(
+                    "POST", f"/contracts/{work.contract_id}/phase", json={"phase": target}
+                )
+                work.state = "waiting_for_user"
+            await self.pause(1)
+        work.phase, work.waiting, work.state = target, False, "working"
+        await self._save_state(work)
+
+    async def _finish(self, work: Work) -> None:
+        work.activity, work.progress = "finishing", 100
+        for _ in range(3):
+            contract = await self._expect("GET", f"/contracts/{work.contract_id}")
+            if contract["status"] in ("completing", "completed"):
+                work.state = "completed"
+                await self._heartbeat(work)
+                return
+            await self.pause(1)
+        log.info("simulator: %s done, left %s", work.contract_id, contract["status"])
+
+    async def _fail(self, work: Work) -> None:
+        reason = self.rng.choice(_FAILURES)
+        await self._task(work, failing=True)
+        work.state = "failed"
+        path = f"/contracts/{work.contract_id}/status"
+        await self.api.call("POST", path, json={"targetStatus": "failed", "reason": reason})
+        await self._heartbeat(work)
+
+    async def _heartbeats(self, work: Work) -> None:
+        while True:
+            await self._heartbeat(work)
+            await asyncio.sleep(self.tick)
+
+    async def _heartbeat(self, work: Work) -> None:
+        body = {
+            "task_id": work.task_id,
+            "state": work.state,
+            "phase": work.phase,
+            "current_activity": work.activity,
+            "progress": work.progress,
+        }
+        path = f"/contracts/{work.contract_id}/supervisor/heartbeat"
+        if await self.api.call("POST", path, json=body) is not None:
+            work.beats += 1
+
+    async def _save_state(self, work: Work) -> None:
+        now = _now()
+        state = {"state": "working", "phase": work.phase, "createdAt": now, "updatedAt": now}
+        await self.api.call("PUT", f"/contracts/{work.contract_id}/supervisor/state", json=state)
+
+    async def _expect(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A call that must succeed: retried a few times, then the contract is given up."""
+        for attempt in range(3):
+            answer = await self.api.call(method, path, **kwargs)
+            if answer is not None:
+                return answer
+            if attempt < 2:
+                await self.pause(1)
+        raise Gone(f"{method} {path} keeps failing: {self.api.last_error}")
+
+    async def _check_alive(self, work: Work) -> None:
+        contract = await self.api.call("GET", f"/contracts/{work.contract_id}")
+        if contract is not None and contract["status"] in ("failed", "archived", "completed"):
+            raise Gone(f"contract is {contract['status']}")
+
+
+def _now() -> str:
+    return iso(SystemClock().now()) or ""
+
+
+def _client(api_url: str, key: str) -> httpx.AsyncClient:
+    base = api_url.rstrip("/")
+    if not base.endswith("/api/v1"):
+        base += "/api/v1"
+    return httpx.AsyncClient(
+        base_url=base,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=httpx.Timeout(10.0, read=LONG_POLL_SECONDS + 15.0),
+    )
+
+
+async def simulate(
+    api_url: str,
+    api_key: str,
+    supervisors: int,
+    *,
+    stop: asyncio.Event | None = None,
+    seed: int | None = None,
+    tick: float = 2.0,
+    supervisor_key: str | None = None,
+) -> None:
+    """Run `supervisors` simulated supervisors against the server at `api_url` until `stop`.
+
+    `api_key` is an admin or reviewer key of the owner (it creates the contracts);
+    `supervisor_key` (default: the same key) drives them. Never returns on its own without
+    `stop`; cancelling it is fine too.
+    """
+    stop = stop or asyncio.Event()
+    tick = max(tick, 0.01)  # a zero tick would spin
+    rng = random.Random(seed)
+    async with contextlib.AsyncExitStack() as stack:
+        human = await stack.enter_async_context(_client(api_url, api_key))
+        driver = human
+        if supervisor_key and supervisor_key != api_key:
+            driver = await stack.enter_async_context(_client(api_url, supervisor_key))
+        api = Api(human, driver)
+        sims = [
+            SimulatedSupervisor(i, api, random.Random(rng.random()), tick, stop)
+            for i in range(supervisors)
+        ]
+        log.info("simulator: %d supervisors against %s", supervisors, api_url)
+        await asyncio.gather(*(s.run() for s in sims))
