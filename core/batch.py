@@ -57,15 +57,27 @@ def _operation(value: Any) -> BatchOperation:
     return BatchOperation(value)
 
 
+# Far beyond any real age (a hundred thousand years in hours), small enough for timedelta.
+_LARGEST = 1e9
+
+
 def _non_negative(value: Any, name: str) -> float | None:
     if value is None:
         return None
     # bool is an int subclass: `true` is not a number of hours.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationFailed(f"'{name}' must be a number", details={"field": name})
-    if value < 0:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationFailed(f"'{name}' must be a number", details={"field": name})
+    try:
+        number = float(value)  # a huge JSON integer overflows here rather than later
+    except OverflowError:
+        number = math.inf
+    if number > _LARGEST:
+        raise ValidationFailed(f"'{name}' must be at most {_LARGEST:g}", details={"field": name})
+    if number < 0:
         raise ValidationFailed(f"'{name}' must not be negative", details={"field": name})
-    return float(value)
+    return number
 
 
 def _statuses(value: Any) -> tuple[ContractStatus, ...]:

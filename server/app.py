@@ -29,6 +29,7 @@ from server import monitor
 from server.auth import KeyRing
 from server.context import ServerContext
 from server.errors import install_error_handlers
+from server.heartbeat_intake import HeartbeatFastPath
 from server.heartbeats import HeartbeatWriter
 from server.hub import EventHub
 from server.idempotency import IdempotencyMiddleware
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(monitor.router)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(HeartbeatFastPath)  # inside the guard: size, NUL and counting are its
     app.add_middleware(RequestGuard)
     return app
 

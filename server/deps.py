@@ -18,7 +18,7 @@ from server.context import ServerContext
 KEY_HEADER = "x-makima-api-key"
 
 
-def get_ctx(request: Request) -> ServerContext:
+async def get_ctx(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
 

@@ -14,11 +14,9 @@ import getpass
 import json
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
-from fastapi.exceptions import FastAPIDeprecationWarning
 from platformdirs import user_data_dir
 
 from core.actors import Role
@@ -191,8 +189,6 @@ def serve(args: argparse.Namespace) -> int:
             raise CliError("--demo runs in one process: drop --workers", 2)
         return _serve_workers(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    # FastAPI deprecates ORJSONResponse (still used for error bodies): not the operator's news.
-    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's every request
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve_one(args, config))

@@ -231,6 +231,9 @@ class SimulatedSupervisor:
             return None
         phases = [p["id"] for p in sorted(contract["phases"], key=lambda p: p["order"])]
         work = Work(cid, kind, task["id"], contract["phase"], phases)
+        # A supervisor announces itself before it starts the contract, so a running contract
+        # always has a heartbeat, wherever the simulation is stopped.
+        await self._heartbeat(work)
         await self.api.call("POST", f"/contracts/{cid}/status", json={"targetStatus": "active"})
         await self._save_state(work)
         return work

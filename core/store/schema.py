@@ -101,7 +101,14 @@ class ContractRow(Base):
     completion_detected_at: Mapped[datetime | None]
     stale_notified_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "owner", "last_activity_at"),)
+    # Covering indexes for the dashboard's per-owner counts and lists (10k contracts in a
+    # few milliseconds), and for listing by recent activity.
+    __table_args__ = (
+        Index(None, "owner", "last_activity_at"),
+        Index(None, "owner", "status", "phase"),
+        Index(None, "owner", "status", "last_activity_at"),
+        Index(None, "owner", "status", "status_changed_at"),
+    )
 
 
 class TaskRow(Base):
@@ -114,6 +121,8 @@ class TaskRow(Base):
     is_supervisor: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "status", "is_supervisor", "contract_id"),)
 
 
 class QuestionRow(Base):
@@ -182,6 +191,10 @@ class SupervisorLivenessRow(Base):
     progress: Mapped[int] = mapped_column(Integer)
     pending_task_ids: Mapped[list[str]] = mapped_column(JsonValue)
     last_heartbeat_at: Mapped[datetime]
+    # The contract's owner, copied here so "alive supervisors of an owner" is one index range.
+    owner: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index(None, "owner", "last_heartbeat_at"),)
 
 
 class HeartbeatRow(Base):

@@ -8,7 +8,8 @@ heartbeat, so status and alive checks never scan the history) and the contracts'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from core.clock import Clock
 from core.events import EventType, NewEvent
 from core.model import Contract
 from core.outcome import Outcome
+from core.store import sqlite_heartbeats
 from core.store.engine import Store
 from core.store.schema import (
     contracts,
@@ -97,7 +99,7 @@ class SupervisorStore:
             known = _lock_owned(uow.conn, {hb.contract_id for hb in heartbeats}, owner)
             accepted = tuple(hb for hb in heartbeats if hb.contract_id in known)
             if accepted:
-                _store_accepted(uow, accepted, self.clock.now())
+                _store_accepted(uow, accepted, self.clock.now(), known)
             rejected = tuple(hb for hb in heartbeats if hb.contract_id not in known)
             return HeartbeatBatch(accepted, rejected)
 
@@ -144,10 +146,16 @@ class SupervisorStore:
         return await self.store.run_read(work)
 
 
-def _store_accepted(uow: WriteUnitOfWork, accepted: Sequence[Heartbeat], now: datetime) -> None:
-    uow.conn.execute(_INSERT_HEARTBEAT, [heartbeat_values(hb) for hb in accepted])
+def _store_accepted(
+    uow: WriteUnitOfWork, accepted: Sequence[Heartbeat], now: datetime, owners: Mapping[str, str]
+) -> None:
     latest = latest_per_contract(accepted)
-    _upsert_liveness(uow, latest)
+    if uow.dialect == "sqlite":
+        sqlite_heartbeats.insert_history(uow.conn, accepted)
+        sqlite_heartbeats.upsert_liveness(uow.conn, latest, owners)
+    else:
+        uow.conn.execute(_INSERT_HEARTBEAT, [heartbeat_values(hb) for hb in accepted])
+        _upsert_liveness(uow, latest, owners)
     # The rule of core.lifecycle.record_activity, in one statement for the whole batch:
     # activity now, and the stale episode (if any) is over. No version bump.
     touched = update(contracts).where(contracts.c.id.in_([hb.contract_id for hb in latest]))
@@ -163,26 +171,38 @@ def saved_state(uow: ReadUnitOfWork, contract_id: str) -> SupervisorPersistentSt
     return None if payload is None else SupervisorPersistentState.parse(payload)
 
 
-def _lock_owned(conn: Connection, ids: set[str], owner: str | None) -> set[str]:
+def _lock_owned(conn: Connection, ids: set[str], owner: str | None) -> dict[str, str]:
+    """The known contracts among `ids` (of `owner`, if given), locked, with their owners."""
     # Locked in id order (PostgreSQL): two batches touching the same contracts queue
     # instead of deadlocking. FOR NO KEY UPDATE still lets tasks reference the rows.
-    query = select(contracts.c.id).where(contracts.c.id.in_(sorted(ids)))
+    query = select(contracts.c.id, contracts.c.owner).where(contracts.c.id.in_(sorted(ids)))
     if owner is not None:
         query = query.where(contracts.c.owner == owner)
     query = query.order_by(contracts.c.id).with_for_update(key_share=True)
-    return set(conn.scalars(query).all())
+    return {cid: row_owner for cid, row_owner in conn.execute(query)}
 
 
-def _upsert_liveness(uow: WriteUnitOfWork, latest: Sequence[Heartbeat]) -> None:
-    rows = [_liveness_values(hb) for hb in latest]
-    statement = dialect_insert(uow.dialect)(supervisor_liveness).values(rows)
-    changed = {c: statement.excluded[c] for c in rows[0] if c != "contract_id"}
+def _upsert_liveness(
+    uow: WriteUnitOfWork, latest: Sequence[Heartbeat], owners: Mapping[str, str]
+) -> None:
+    rows = [_liveness_values(hb) | {"owner": owners[hb.contract_id]} for hb in latest]
+    uow.conn.execute(_liveness_upsert(uow.dialect), rows)
+
+
+@functools.cache
+def _liveness_upsert(dialect: str) -> Any:
+    """One upsert statement per dialect, run with a list of rows (executemany).
+
+    Built once on purpose: a multi-row VALUES clause is compiled anew for every batch size,
+    which cost more than the writes themselves for batches of thousands.
+    """
+    statement = dialect_insert(dialect)(supervisor_liveness)
+    columns = [c.name for c in supervisor_liveness.c if c.name != "contract_id"]
+    changed = {c: statement.excluded[c] for c in columns}
     # A late batch must not overwrite a newer heartbeat already recorded.
     newer = supervisor_liveness.c.last_heartbeat_at <= statement.excluded.last_heartbeat_at
-    uow.conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[supervisor_liveness.c.contract_id], set_=changed, where=newer
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[supervisor_liveness.c.contract_id], set_=changed, where=newer
     )
 
 

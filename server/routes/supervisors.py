@@ -9,12 +9,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from core.clock import iso
-from core.errors import ContractNotFound, SupervisorDead, ValidationFailed
+from core.errors import ContractNotFound, SupervisorDead
 from core.store import queries
 from core.store.supervision import HeartbeatBatch
 from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, HumanDep
+from server.heartbeat_intake import parse_batch
 from server.routes.publishing import committed
 from server.schemas import HeartbeatBatchBody
 
@@ -30,7 +31,7 @@ class HeartbeatSink(Protocol):
     async def submit(self, heartbeats: Sequence[Heartbeat], owner: str) -> HeartbeatBatch: ...
 
 
-def get_writer(request: Request) -> HeartbeatSink:
+async def get_writer(request: Request) -> HeartbeatSink:
     writer: HeartbeatSink = request.app.state.heartbeat_writer
     return writer
 
@@ -53,15 +54,7 @@ async def heartbeat(
 async def heartbeats(
     body: HeartbeatBatchBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> Json:
-    now = ctx.clock.now()
-    beats = []
-    for index, raw in enumerate(body.heartbeats):
-        try:
-            beats.append(Heartbeat.parse(raw, None, now))
-        except ValidationFailed as error:
-            raise ValidationFailed(
-                f"heartbeats[{index}]: {error.message}", details={"index": index, **error.details}
-            ) from None
+    beats = parse_batch(body.heartbeats, ctx.clock.now())
     batch = await writer.submit(beats, actor.owner)
     return {"accepted": len(batch.accepted)}
 

@@ -287,3 +287,9 @@ def test_a_real_run_reports_what_was_applied_and_what_failed() -> None:
         ],
         "dry_run": False,
     }
+
+
+def test_numbers_beyond_any_real_age_are_rejected_not_crashing() -> None:
+    for huge in (10**400, 1e300, 10**10):
+        with pytest.raises(ValidationFailed, match="at most"):
+            BatchRequest.parse({"operation": "archive_old", "older_than_hours": huge})

@@ -548,7 +548,6 @@ async def test_announcer_coalesces_to_one_notify_per_window_and_sends_the_max() 
 # --- through the whole application ----------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore::fastapi.exceptions.FastAPIDeprecationWarning")
 async def test_http_changes_and_heartbeats_reach_the_monitor_through_the_app(
     sqlite_url: str,
 ) -> None:

@@ -16,10 +16,6 @@ from tests.server.harness import LiveServer, context_on, make_key, sqlite_url
 
 __all__ = ["sqlite_url"]
 
-# In-process, the app's error responses run under pytest's warnings-as-errors; the
-# deprecation of ORJSONResponse (server/errors.py) is not this test's business.
-pytestmark = pytest.mark.filterwarnings("ignore::fastapi.exceptions.FastAPIDeprecationWarning")
-
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
     response = await client.get(path, params=params)

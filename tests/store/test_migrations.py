@@ -43,9 +43,12 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
+HEAD = "0002_dashboard_indexes"
+
+
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
     await upgrade(db_url)
-    assert await current_revision(db_url) == head_revision() == "0001_initial"
+    assert await current_revision(db_url) == head_revision() == HEAD
     assert await _inspect(db_url, _tables) == TABLES
     await downgrade(db_url)
     assert await current_revision(db_url) is None
@@ -63,4 +66,20 @@ async def test_migrated_schema_matches_the_declared_tables(db_url: str) -> None:
 async def test_upgrade_is_idempotent(db_url: str) -> None:
     await upgrade(db_url)
     await upgrade(db_url)
+    assert await current_revision(db_url) == HEAD
+
+
+async def test_each_revision_steps_down_and_up(db_url: str) -> None:
+    """0002 alone: down to 0001 (the liveness owner column goes), back up (it returns)."""
+    await upgrade(db_url)
+    await downgrade(db_url, "0001_initial")
     assert await current_revision(db_url) == "0001_initial"
+    assert "owner" not in await _inspect(db_url, _liveness_columns)
+    await upgrade(db_url)
+    assert await current_revision(db_url) == HEAD
+    assert "owner" in await _inspect(db_url, _liveness_columns)
+    assert await _inspect(db_url, _schema_differences) == []
+
+
+def _liveness_columns(conn: Connection) -> set[str]:
+    return {c["name"] for c in inspect(conn).get_columns("supervisor_liveness")}
