@@ -61,6 +61,9 @@ def _wrk(
         server.base_url,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=full_env, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith(("NON2XX", "FIRST_BAD")):
+            print("  " + line[:300], flush=True)
     match = re.search(r"RESULT (.*)", out)
     if match is None:
         raise RuntimeError(out)

@@ -10,6 +10,14 @@ local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_KEY")
+local reported = 0
+response = function(status, headers, body)
+  -- The first few refusals, verbatim: a benchmark must show what went wrong, not only a count.
+  if status >= 300 and reported < 3 then
+    reported = reported + 1
+    io.write(string.format("NON2XX status=%d body=%s\\n", status, body))
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
