@@ -5,22 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DomainError
+from server.responses import OrjsonResponse
 
 log = logging.getLogger(__name__)
-
-
-class ErrorResponse(JSONResponse):
-    """An error body rendered with orjson (FastAPI's ErrorResponse is deprecated)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 _HTTP_CODES = {
@@ -36,19 +28,19 @@ _HTTP_CODES = {
 
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> ErrorResponse:
+) -> OrjsonResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    return ErrorResponse(body, status_code=status)
+    return OrjsonResponse(body, status_code=status)
 
 
-async def _domain_error(_: Request, exc: Exception) -> ErrorResponse:
+async def _domain_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, DomainError)
-    return ErrorResponse(exc.to_body(), status_code=exc.http_status)
+    return OrjsonResponse(exc.to_body(), status_code=exc.http_status)
 
 
-async def _validation_error(_: Request, exc: Exception) -> ErrorResponse:
+async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [_describe(err) for err in exc.errors()]
     return error_response(
@@ -61,13 +53,13 @@ def _describe(err: Any) -> str:
     return f"{location or 'body'}: {err.get('msg', 'invalid')}"
 
 
-async def _http_error(_: Request, exc: Exception) -> ErrorResponse:
+async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-async def _unexpected(_: Request, exc: Exception) -> ErrorResponse:
+async def _unexpected(_: Request, exc: Exception) -> OrjsonResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "The server failed; the change was not applied")
 

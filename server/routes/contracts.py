@@ -17,6 +17,7 @@ from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, HumanDep
+from server.responses import OrjsonResponse
 from server.routes.publishing import committed
 from server.schemas import (
     AutoComplete,
@@ -73,13 +74,14 @@ async def create_contract(body: ContractCreate, ctx: CtxDep, actor: HumanDep) ->
     return applied.contract.to_wire()
 
 
-@router.get("")
+@router.get("", response_class=OrjsonResponse)
 async def list_contracts(
     query: Annotated[ContractListQuery, Query()], ctx: CtxDep, actor: ActorDep
-) -> Json:
+) -> OrjsonResponse:
     where = _filter(query, ctx.config.stale_threshold)
     page = await queries.list_contracts(ctx.store, actor.owner, where, now=ctx.clock.now())
-    return {"contracts": [c.to_wire() for c in page.contracts], "total": page.total}
+    wire = {"contracts": [c.to_wire() for c in page.contracts], "total": page.total}
+    return OrjsonResponse(wire)
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from core.store import aggregates, queries
 from server.deps import ActorDep, CtxDep
+from server.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
@@ -16,41 +17,41 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 After = Annotated[int, Query(ge=0, le=2**62)]
 
 
-@router.get("/events")
+@router.get("/events", response_class=OrjsonResponse)
 async def events(
     ctx: CtxDep,
     actor: ActorDep,
     after: After = 0,
     limit: Limit = 100,
     contract_id: Annotated[str | None, Query(alias="contractId", max_length=200)] = None,
-) -> Json:
+) -> OrjsonResponse:
     page = await queries.events_after(
         ctx.store, actor.owner, after=after, contract_id=contract_id, limit=limit
     )
-    return page.to_wire()
+    return OrjsonResponse(page.to_wire())
 
 
-@router.get("/contracts/dashboard")
-async def dashboard(ctx: CtxDep, actor: ActorDep) -> Json:
+@router.get("/contracts/dashboard", response_class=OrjsonResponse)
+async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     board = await aggregates.dashboard(
         ctx.store, actor.owner, now=ctx.clock.now(), config=ctx.config
     )
-    return board.to_wire()
+    return OrjsonResponse(board.to_wire())
 
 
-@router.get("/contracts/{contract_id}/events")
+@router.get("/contracts/{contract_id}/events", response_class=OrjsonResponse)
 async def contract_events(
     contract_id: str, ctx: CtxDep, actor: ActorDep, after: After = 0, limit: Limit = 100
-) -> Json:
+) -> OrjsonResponse:
     """The contract's events; a deleted contract's history stays readable."""
     page = await queries.events_after(
         ctx.store, actor.owner, after=after, contract_id=contract_id, limit=limit
     )
     if not page.events and after == 0:
         await queries.get_contract(ctx.store, contract_id, actor.owner)  # 404 when unknown
-    return page.to_wire()
+    return OrjsonResponse(page.to_wire())
 
 
-@router.get("/contracts/{contract_id}/export")
-async def export(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
-    return await queries.export_contract(ctx.store, contract_id, actor.owner)
+@router.get("/contracts/{contract_id}/export", response_class=OrjsonResponse)
+async def export(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
+    return OrjsonResponse(await queries.export_contract(ctx.store, contract_id, actor.owner))

@@ -1,0 +1,282 @@
+"""`contracts monitor`: follow the monitor stream until Ctrl-C or SIGTERM.
+
+Formats: `json` (one event per line, the wire object), `text` (one readable line per
+event), `tui` (a live table of the contracts with the latest events under it, redrawn with
+plain ANSI escapes; the default on a terminal, `text` the default into a pipe).
+`--quiet` keeps the important events only; `--stale` only stale detections. The hidden
+`--max-events N` and `--duration S` end it on their own (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.events import IMPORTANT_EVENTS, EventType, LoggedEvent, MonitorFilter
+from core.model import Contract
+from sync import render
+from sync.answers import EventPage
+from sync.cli_contracts import parse_statuses
+from sync.cli_session import CliSession
+from sync.client import ContractClient
+from sync.monitor import MonitorClient, MonitorState
+
+CLEAR = "\x1b[H\x1b[2J"
+REDRAW_SECONDS = 0.2
+RECENT_EVENTS = 8
+
+
+def wanted_types(args: Any) -> frozenset[EventType] | None:
+    """The event types to show (None: all)."""
+    if args.stale:
+        return frozenset({EventType.STALE_DETECTED})
+    if args.quiet:
+        return IMPORTANT_EVENTS
+    return None
+
+
+def output_format(session: CliSession) -> str:
+    """--format, else the live table on a terminal and text lines into a pipe or file."""
+    if session.args.format:
+        return str(session.args.format)
+    try:
+        return "tui" if session.out.isatty() else "text"
+    except (AttributeError, ValueError):
+        return "text"
+
+
+async def monitor(session: CliSession) -> int:
+    args = session.args
+    async with session.client() as client:
+        ids = [await session.contract_id(client, ident) for ident in args.ids]
+        wanted = MonitorFilter(
+            contract_ids=frozenset(ids) if ids else None,
+            statuses=frozenset(parse_statuses(args.status) or []) or None,
+            include_stale=True,
+            include_heartbeats=output_format(session) == "tui",
+        )
+        view = await _view(session, client, wanted)
+        follower = _Follower(session, view, wanted_types(args), args.max_events)
+
+        async def catch_up(after: int) -> EventPage:
+            only = ids[0] if len(ids) == 1 else None
+            return await client.events(after=after, contract_id=only)
+
+        stream = MonitorClient(
+            session.settings.api_url,
+            session.settings.api_key,
+            monitor_filter=wanted,
+            after=args.after,
+            on_event=follower.on_event,
+            catch_up=catch_up,
+            on_state=follower.on_state,
+            heartbeat_events=follower.on_heartbeat,
+            verify=session.verify,
+        )
+        follower.stream = stream
+        try:
+            with _stopped_by_signals(stream), _stopped_after(stream, args.duration):
+                await stream.run()
+        finally:
+            view.close()
+    return 0
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stream: MonitorClient) -> Any:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stream.stop)
+            installed.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass  # not the main thread (tests), or no signals on this platform
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _stopped_after(stream: MonitorClient, seconds: float | None) -> Any:
+    if seconds is None:
+        yield
+        return
+    timer = asyncio.get_running_loop().call_later(seconds, stream.stop)
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+class _View:
+    """Shows events; the formats differ only here."""
+
+    def event(self, event: LoggedEvent) -> None:
+        raise NotImplementedError
+
+    def heartbeat(self, beat: Mapping[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _JsonView(_View):
+    def __init__(self, session: CliSession) -> None:
+        self.session = session
+
+    def event(self, event: LoggedEvent) -> None:
+        self.session.print(render.event_json(event))
+
+
+class _TextView(_View):
+    def __init__(self, session: CliSession) -> None:
+        self.session = session
+
+    def event(self, event: LoggedEvent) -> None:
+        self.session.print(render.event_text(event, max(self.session.width, 60)))
+
+
+@dataclass
+class _Row:
+    name: str
+    status: str
+    phase: str
+    supervisor: str = "-"
+    last: str = ""
+
+
+@dataclass
+class _TuiView(_View):
+    session: CliSession
+    client: ContractClient
+    rows: dict[str, _Row] = field(default_factory=dict)
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    _pending: asyncio.TimerHandle | None = None
+
+    def load(self, contracts: list[Contract]) -> None:
+        for c in contracts:
+            self.rows[c.id] = _Row(c.name, c.status.value, c.phase)
+        self.draw()
+
+    def event(self, event: LoggedEvent) -> None:
+        row = self.rows.setdefault(event.contract_id, _Row("?", "?", "?"))
+        payload = event.payload
+        if event.type is EventType.CONTRACT_CREATED:
+            row.name = str(payload.get("name") or row.name)
+            row.status, row.phase = (
+                str(payload.get("status", "created")),
+                str(payload.get("phase", row.phase)),
+            )
+        elif event.type is EventType.STATUS_CHANGED:
+            row.status = str(payload.get("new_status"))
+        elif event.type is EventType.PHASE_CHANGED:
+            row.phase = str(payload.get("new_phase"))
+        elif event.type is EventType.CONTRACT_DELETED:
+            self.rows.pop(event.contract_id, None)
+        row.last = event.type.value
+        self.recent.append(render.event_text(event, max(self.session.width - 4, 40)))
+        self.schedule()
+
+    def heartbeat(self, beat: Mapping[str, Any]) -> None:
+        row = self.rows.get(str(beat.get("contract_id")))
+        if row is not None:
+            row.supervisor = f"{beat.get('state')} {beat.get('progress')}%"
+            self.schedule()
+
+    def schedule(self) -> None:
+        if self._pending is None:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.call_later(REDRAW_SECONDS, self.draw)
+
+    def draw(self) -> None:
+        self._pending = None
+        width = self.session.width
+        fixed = (render.SHORT_ID, 17, 9, 16)
+        name_width = max(10, width - sum(fixed) - 2 * len(fixed) - 1)
+        rows = [
+            [render.short(cid), r.name, r.status, r.phase, r.supervisor]
+            for cid, r in self.rows.items()
+        ]
+        widths = (render.SHORT_ID, name_width, 17, 9, 16)
+        lines = [
+            CLEAR + f"Contract monitor — {self.session.settings.api_url} (Ctrl-C to stop)",
+            "",
+            render.table(("ID", "NAME", "STATUS", "PHASE", "SUPERVISOR"), rows, widths),
+            "",
+            "Recent events:",
+            *(f"  {line}" for line in self.recent),
+        ]
+        self.session.print("\n".join(lines))
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self.draw()
+
+
+async def _view(session: CliSession, client: ContractClient, wanted: MonitorFilter) -> _View:
+    fmt = output_format(session)
+    if fmt == "json":
+        return _JsonView(session)
+    if fmt == "text":
+        return _TextView(session)
+    view = _TuiView(session, client)
+    page = await client.list_contracts(
+        status=sorted(wanted.statuses) if wanted.statuses else None, limit=1000
+    )
+    ids = wanted.contract_ids
+    view.load([c for c in page.contracts if ids is None or c.id in ids])
+    return view
+
+
+class _Follower:
+    """Connects the monitor stream to a view: filters, counts, reports connection state."""
+
+    def __init__(
+        self,
+        session: CliSession,
+        view: _View,
+        types: frozenset[EventType] | None,
+        max_events: int | None,
+    ) -> None:
+        self.session = session
+        self.view = view
+        self.types = types
+        self.max_events = max_events
+        self.shown = 0
+        self.was_live = False
+        self.lost = False
+        self.stream: MonitorClient | None = None
+
+    async def on_event(self, event: LoggedEvent) -> None:
+        if self.types is not None and event.type not in self.types:
+            return
+        self.view.event(event)
+        self.shown += 1
+        if self.max_events is not None and self.shown >= self.max_events and self.stream:
+            self.stream.stop()
+
+    async def on_heartbeat(self, beat: dict[str, Any]) -> None:
+        self.view.heartbeat(beat)
+
+    def on_state(self, state: MonitorState) -> None:
+        if state is MonitorState.LIVE:
+            if not self.was_live:
+                self.session.warn(f"Monitoring {self.session.settings.api_url} (Ctrl-C to stop)")
+            elif self.lost:
+                self.session.warn("Reconnected.")
+            self.was_live, self.lost = True, False
+        elif state is MonitorState.DISCONNECTED and self.was_live and not self.lost:
+            stopped = self.stream is None or self.stream.stopped
+            if not stopped:
+                self.session.warn("Connection lost; reconnecting…")
+            self.lost = not stopped

@@ -1,0 +1,323 @@
+"""The typed async client of the contract server's API (API.md).
+
+    async with ContractClient("https://desk.example", key) as client:
+        page = await client.list_contracts(status=["active"], stale=True)
+
+Every method answers core types (Contract, Task, Question, LoggedEvent) or the small
+answer types of `sync.answers`; every failure is an `ApiError` (`ConnectionFailed` when
+there was no answer). TLS certificates are verified unless `verify=False`. Reads, and
+writes given an `idempotency_key`, are retried with backoff on connection failures and
+502/503/504; other writes are sent once (see `sync.api_session`).
+
+Contract, task and question calls live here; supervisor, batch, dashboard and event-log
+calls in `sync.client_supervisor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.clock import iso
+from core.model import Contract, Question, Task
+from core.wire import contract_from_wire, question_from_wire, task_from_wire
+from sync.answers import ContractDetail, ContractPage, EventPage, PhaseAnswer
+from sync.api_session import ApiSession
+from sync.client_supervisor import SupervisorCalls
+from sync.errors import ApiError
+
+__all__ = [
+    "ApiError",
+    "ContractClient",
+    "ContractDetail",
+    "ContractPage",
+    "EventPage",
+    "PhaseAnswer",
+]
+
+LONG_POLL_MARGIN = 5.0
+MAX_WAIT = 60.0  # the server's longest long poll
+
+
+def _csv(values: str | Sequence[str] | None) -> str | None:
+    if values is None or isinstance(values, str):
+        return values or None
+    return ",".join(values) or None
+
+
+class ContractClient(SupervisorCalls, ApiSession):
+    """All of API.md's endpoints as typed async methods."""
+
+    async def health(self) -> dict[str, Any]:
+        """`GET /health` (no /api/v1 prefix): `{status, db}`."""
+        return await self._object("GET", "/health", api=False)
+
+    # contracts --------------------------------------------------------------------------
+
+    async def create_contract(
+        self,
+        name: str,
+        contract_type: str,
+        *,
+        description: str | None = None,
+        phase_config: Mapping[str, Any] | None = None,
+        phase_guard: bool = True,
+        auto_complete_enabled: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Contract:
+        body = {
+            "name": name,
+            "contractType": contract_type,
+            "description": description,
+            "phaseConfig": dict(phase_config) if phase_config is not None else None,
+            "phaseGuard": phase_guard,
+            "autoCompleteEnabled": auto_complete_enabled,
+        }
+        wire = await self._object("POST", "/contracts", body=body, idempotency_key=idempotency_key)
+        return contract_from_wire(wire)
+
+    async def list_contracts(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        phase: str | None = None,
+        stale: bool = False,
+        threshold: str | None = None,
+        waiting: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+        updated_since: datetime | str | None = None,
+    ) -> ContractPage:
+        """One page, most recent activity first. `threshold` ("30m") only counts with
+        `stale=True` (the server refuses it otherwise)."""
+        since = iso(updated_since) if isinstance(updated_since, datetime) else updated_since
+        params = {
+            "status": _csv(status),
+            "phase": phase,
+            "stale": stale,
+            "threshold": threshold if stale else None,
+            "waiting": waiting,
+            "limit": limit,
+            "offset": offset,
+            "updatedSince": since,
+        }
+        wire = await self._object("GET", "/contracts", params=params)
+        contracts = [contract_from_wire(c) for c in wire.get("contracts") or []]
+        total = wire.get("total")
+        return ContractPage(contracts, total if isinstance(total, int) else len(contracts))
+
+    async def get_contract(self, contract_id: str) -> ContractDetail:
+        return ContractDetail.from_wire(await self._object("GET", f"/contracts/{contract_id}"))
+
+    async def update_contract(
+        self,
+        contract_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        phase_guard: bool | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Contract:
+        body = {
+            "name": name,
+            "description": description,
+            "phaseGuard": phase_guard,
+            "expectedVersion": expected_version,
+        }
+        wire = await self._object(
+            "PATCH", f"/contracts/{contract_id}", body=body, idempotency_key=idempotency_key
+        )
+        return contract_from_wire(wire)
+
+    async def delete_contract(
+        self, contract_id: str, *, idempotency_key: str | None = None
+    ) -> None:
+        """Archived contracts only; others answer 400 INVALID_TRANSITION."""
+        await self._call("DELETE", f"/contracts/{contract_id}", idempotency_key=idempotency_key)
+
+    async def change_status(
+        self,
+        contract_id: str,
+        target_status: str,
+        *,
+        reason: str | None = None,
+        blocker: str | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """`{success, previousStatus, newStatus, rejectionReason}`."""
+        body = {
+            "targetStatus": target_status,
+            "reason": reason,
+            "blocker": blocker,
+            "expectedVersion": expected_version,
+        }
+        return await self._object(
+            "POST", f"/contracts/{contract_id}/status", body=body, idempotency_key=idempotency_key
+        )
+
+    async def change_phase(
+        self,
+        contract_id: str,
+        phase: str,
+        *,
+        confirmed: bool = False,
+        feedback: str | None = None,
+        comment: str | None = None,
+        expected_version: int | None = None,
+        force: bool = False,
+        idempotency_key: str | None = None,
+    ) -> PhaseAnswer:
+        """Advance (or move) the phase. On a guarded contract without `confirmed` the answer
+        is kind "requires_confirmation" (the contract now waits for a reviewer)."""
+        body = {
+            "phase": phase,
+            "confirmed": confirmed,
+            "feedback": feedback,
+            "comment": comment,
+            "expectedVersion": expected_version,
+            "force": force,
+        }
+        wire = await self._object(
+            "POST", f"/contracts/{contract_id}/phase", body=body, idempotency_key=idempotency_key
+        )
+        return PhaseAnswer.from_wire(wire)
+
+    async def phase_readiness(self, contract_id: str) -> dict[str, Any]:
+        """`{phase, ready, missing, auto_advance_enabled}`."""
+        return await self._object("GET", f"/contracts/{contract_id}/phase-readiness")
+
+    async def check_completion(self, contract_id: str) -> dict[str, Any]:
+        """`{ready, would_complete, missing}`. A POST that changes nothing, so retried."""
+        return await self._object("POST", f"/contracts/{contract_id}/check-completion", safe=True)
+
+    async def set_auto_complete(
+        self, contract_id: str, enabled: bool, *, idempotency_key: str | None = None
+    ) -> Contract:
+        wire = await self._object(
+            "PUT",
+            f"/contracts/{contract_id}/auto-complete",
+            body={"enabled": enabled},
+            idempotency_key=idempotency_key,
+        )
+        return contract_from_wire(wire)
+
+    async def mark_deliverable(
+        self,
+        contract_id: str,
+        deliverable_id: str,
+        *,
+        phase: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Contract:
+        wire = await self._object(
+            "POST",
+            f"/contracts/{contract_id}/deliverables",
+            body={"deliverableId": deliverable_id, "phase": phase},
+            idempotency_key=idempotency_key,
+        )
+        return contract_from_wire(wire)
+
+    # tasks ------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        contract_id: str,
+        name: str,
+        *,
+        is_supervisor: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        wire = await self._object(
+            "POST",
+            f"/contracts/{contract_id}/tasks",
+            body={"name": name, "isSupervisor": is_supervisor},
+            idempotency_key=idempotency_key,
+        )
+        return task_from_wire(wire)
+
+    async def update_task(
+        self, contract_id: str, task_id: str, status: str, *, idempotency_key: str | None = None
+    ) -> Task:
+        wire = await self._object(
+            "PATCH",
+            f"/contracts/{contract_id}/tasks/{task_id}",
+            body={"status": status},
+            idempotency_key=idempotency_key,
+        )
+        return task_from_wire(wire)
+
+    # questions --------------------------------------------------------------------------
+
+    async def ask_question(
+        self,
+        contract_id: str,
+        question: str,
+        question_type: str,
+        *,
+        choices: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Question:
+        body = {
+            "question": question,
+            "questionType": question_type,
+            "choices": list(choices) if choices is not None else None,
+        }
+        wire = await self._object(
+            "POST",
+            f"/contracts/{contract_id}/questions",
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return question_from_wire(wire)
+
+    async def list_questions(
+        self, *, status: str | None = None, contract_id: str | None = None
+    ) -> list[Question]:
+        wire = await self._object(
+            "GET", "/questions", params={"status": status, "contractId": contract_id}
+        )
+        return [question_from_wire(q) for q in wire.get("questions") or []]
+
+    async def get_question(self, question_id: str, *, wait: float | None = None) -> Question:
+        """The question; with `wait` (cut to 60 s) the server holds the answer until it is
+        no longer pending or the wait is over, so the read timeout is stretched to match."""
+        wait = min(wait, MAX_WAIT) if wait is not None else None
+        timeout = self.timeout + wait + LONG_POLL_MARGIN if wait else None
+        wire = await self._object(
+            "GET", f"/questions/{question_id}", params={"wait": wait}, read_timeout=timeout
+        )
+        return question_from_wire(wire)
+
+    async def answer_question(
+        self, question_id: str, answer: str, *, idempotency_key: str | None = None
+    ) -> Question:
+        wire = await self._object(
+            "POST",
+            f"/questions/{question_id}/answer",
+            body={"answer": answer},
+            idempotency_key=idempotency_key,
+        )
+        return question_from_wire(wire)
+
+    # event log --------------------------------------------------------------------------
+
+    async def events(
+        self, *, after: int = 0, limit: int = 1000, contract_id: str | None = None
+    ) -> EventPage:
+        """Logged events with seq > `after`, oldest first (one page of at most `limit`)."""
+        params = {"after": after, "limit": limit, "contractId": contract_id}
+        return EventPage.from_wire(await self._object("GET", "/events", params=params), after)
+
+    async def contract_events(
+        self, contract_id: str, *, after: int = 0, limit: int = 1000
+    ) -> EventPage:
+        params = {"after": after, "limit": limit}
+        wire = await self._object("GET", f"/contracts/{contract_id}/events", params=params)
+        return EventPage.from_wire(wire, after)
+
+    async def export(self, contract_id: str) -> dict[str, Any]:
+        """`{contract, tasks, questions, events, supervisor, heartbeats}` as the server wrote it."""
+        return await self._object("GET", f"/contracts/{contract_id}/export")

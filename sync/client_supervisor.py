@@ -1,0 +1,98 @@
+"""Supervisor, heartbeat, batch and dashboard calls of the API client (a mixin of
+`sync.client.ContractClient`, split off to keep each module small)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sync.api_session import ApiSession
+
+BATCH_OPERATIONS = ("archive_old", "pause_all", "resume_all", "cleanup_archived", "restart_stale")
+
+
+class SupervisorCalls(ApiSession):
+    async def send_heartbeat(self, contract_id: str, heartbeat: Mapping[str, Any]) -> None:
+        """One `SupervisorHeartbeat` (202). Not retried: a heartbeat is superseded by the
+        next one anyway."""
+        await self._call(
+            "POST", f"/contracts/{contract_id}/supervisor/heartbeat", body=dict(heartbeat)
+        )
+
+    async def send_heartbeats(self, heartbeats: Sequence[Mapping[str, Any]]) -> int:
+        """A daemon's batch; answers how many the server accepted."""
+        wire = await self._object(
+            "POST", "/supervisor/heartbeats", body={"heartbeats": [dict(h) for h in heartbeats]}
+        )
+        accepted = wire.get("accepted")
+        return accepted if isinstance(accepted, int) else 0
+
+    async def supervisor_status(self, contract_id: str) -> dict[str, Any]:
+        """`{task_id, state, phase, current_activity, progress, last_heartbeat,
+        pending_task_ids, alive}`; 404 SUPERVISOR_NOT_FOUND without a supervisor."""
+        return await self._object("GET", f"/contracts/{contract_id}/supervisor/status")
+
+    async def supervisor_heartbeats(
+        self, contract_id: str, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        wire = await self._object(
+            "GET", f"/contracts/{contract_id}/supervisor/heartbeats", params={"limit": limit}
+        )
+        return [dict(h) for h in wire.get("heartbeats") or []]
+
+    async def save_supervisor_state(
+        self, contract_id: str, state: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self._object(
+            "PUT", f"/contracts/{contract_id}/supervisor/state", body=dict(state)
+        )
+
+    async def restore_supervisor(self, contract_id: str) -> dict[str, Any]:
+        """`{action, state, redeliver_questions, waiting_on_task_ids}`."""
+        return await self._object("GET", f"/contracts/{contract_id}/supervisor/restore")
+
+    async def sync_supervisor(self, contract_id: str) -> dict[str, Any]:
+        """`{synced, state}`; 503 SUPERVISOR_DEAD (never retried) when it went silent."""
+        return await self._object("POST", f"/contracts/{contract_id}/supervisor/sync", safe=True)
+
+    async def restart_supervisor(
+        self, contract_id: str, *, idempotency_key: str | None = None
+    ) -> None:
+        await self._call(
+            "POST", f"/contracts/{contract_id}/supervisor/restart", idempotency_key=idempotency_key
+        )
+
+    async def batch(
+        self,
+        operation: str,
+        *,
+        older_than_hours: float | None = None,
+        status_filter: Sequence[str] | None = None,
+        reason: str | None = None,
+        stale_threshold_minutes: float | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """`{operation, affected_count, affected_ids, errors, dry_run}` (admin keys only).
+
+        A dry run changes nothing, so it is retried even without an idempotency key.
+        """
+        body = {
+            "operation": operation,
+            "older_than_hours": older_than_hours,
+            "status_filter": list(status_filter) if status_filter is not None else None,
+            "reason": reason,
+            "stale_threshold_minutes": stale_threshold_minutes,
+            "dry_run": dry_run,
+        }
+        return await self._object(
+            "POST",
+            "/contracts/batch",
+            body=body,
+            idempotency_key=idempotency_key,
+            safe=True if dry_run else None,
+        )
+
+    async def dashboard(self) -> dict[str, Any]:
+        """The specification's DashboardResponse (camelCase)."""
+        return await self._object("GET", "/contracts/dashboard")

@@ -1,0 +1,127 @@
+"""Outbox entries: the state table, the kinds of action, the entry as stored.
+
+See `sync.outbox` for the lifecycle and the rules; this module holds the one table of moves
+(`MOVES`, checked by `check_move`) and the value types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import RowMapping
+
+from core.errors import DomainError, ErrorCode
+
+
+class OutboxState(StrEnum):
+    QUEUED = "queued"  # written locally, waiting to be sent (or sent again)
+    SENDING = "sending"  # handed to the server, no answer yet
+    APPLIED = "applied"  # the server applied it (or replayed the answer of applying it)
+    REJECTED = "rejected"  # the server refused it for good; error_code/error_message say why
+    CONFLICT = "conflict"  # the contract changed since the reviewer saw it; reviewer decides
+    RECONFIRMED = "reconfirmed"  # after a conflict, re-sent by the reviewer as a new entry
+    DROPPED = "dropped"  # given up by the reviewer
+
+    @property
+    def is_final(self) -> bool:
+        return not MOVES[self]
+
+    @property
+    def is_pending(self) -> bool:
+        """Still on its way to the server."""
+        return self in (OutboxState.QUEUED, OutboxState.SENDING)
+
+
+S = OutboxState
+MOVES: Final[Mapping[OutboxState, frozenset[OutboxState]]] = {
+    S.QUEUED: frozenset({S.SENDING, S.DROPPED}),
+    S.SENDING: frozenset({S.APPLIED, S.REJECTED, S.CONFLICT, S.QUEUED}),
+    S.CONFLICT: frozenset({S.RECONFIRMED, S.DROPPED}),
+    S.REJECTED: frozenset({S.DROPPED}),
+    S.APPLIED: frozenset(),
+    S.RECONFIRMED: frozenset(),
+    S.DROPPED: frozenset(),
+}
+
+
+class IllegalOutboxMove(DomainError):
+    """A move not in `MOVES` (e.g. dropping an entry that is being sent)."""
+
+    code = ErrorCode.INVALID_TRANSITION
+
+    def __init__(self, entry_id: int, old: OutboxState, new: OutboxState) -> None:
+        allowed = sorted(s.value for s in MOVES[old])
+        super().__init__(
+            f"Outbox entry {entry_id} cannot move from '{old}' to '{new}'; allowed from "
+            f"'{old}': {', '.join(allowed) or 'none'}",
+            {"entry_id": entry_id, "from": old.value, "to": new.value, "allowed": allowed},
+        )
+
+
+def check_move(entry_id: int, old: OutboxState, new: OutboxState) -> None:
+    """Raise IllegalOutboxMove unless `old → new` is in the table."""
+    if new not in MOVES[old]:
+        raise IllegalOutboxMove(entry_id, old, new)
+
+
+class ActionKind(StrEnum):
+    CONFIRM_PHASE = "confirm_phase"  # phase, comment?
+    REJECT_PHASE = "reject_phase"  # phase, feedback
+    ANSWER_QUESTION = "answer_question"  # question_id, answer
+    CHANGE_STATUS = "change_status"  # target_status, reason?, blocker? (pause, resume, …)
+    UPDATE_CONTRACT = "update_contract"  # name?, description?, phase_guard?
+    SET_AUTO_COMPLETE = "set_auto_complete"  # enabled
+    BATCH = "batch"  # operation, older_than_hours?, status_filter?, reason?, …
+    RESTART_SUPERVISOR = "restart_supervisor"
+
+
+# Kinds whose endpoint checks `expectedVersion`.
+VERSIONED = frozenset({ActionKind.CONFIRM_PHASE, ActionKind.REJECT_PHASE, ActionKind.CHANGE_STATUS})
+VERSIONED |= {ActionKind.UPDATE_CONTRACT}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    contract_id: str | None
+    kind: ActionKind
+    payload: Mapping[str, Any]
+    idempotency_key: str
+    expected_version: int | None
+    state: OutboxState
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+    result: Mapping[str, Any] | None  # server's answer; on CONFLICT {"contract": …, …}
+    replaces: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def conflict_contract(self) -> Mapping[str, Any] | None:
+        """On CONFLICT: the contract as the server has it now (wire form), if fetched."""
+        found = (self.result or {}).get("contract")
+        return found if isinstance(found, Mapping) else None
+
+
+def entry_from_row(row: RowMapping) -> OutboxEntry:
+    return OutboxEntry(
+        id=row["id"],
+        contract_id=row["contract_id"],
+        kind=ActionKind(row["kind"]),
+        payload=row["payload"] or {},
+        idempotency_key=row["idempotency_key"],
+        expected_version=row["expected_version"],
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        result=row["result"],
+        replaces=row["replaces"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

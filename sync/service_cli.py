@@ -1,0 +1,118 @@
+"""`contract-sync run`: the sync service, headless, until SIGTERM or SIGINT.
+
+    contract-sync run [--api-url URL] [--api-key KEY] [--replica PATH] [--offline]
+
+URL and key also come from CONTRACTS_API_URL / CONTRACTS_API_KEY; the replica defaults to
+`platformdirs.user_data_dir("contract-desk")/replica.db`. State changes are logged on stderr.
+
+Exit codes: 0 stopped by a signal; 1 the service failed (the server refused the key, the
+replica cannot be opened); 2 bad arguments. Errors are one line on stderr, never a traceback,
+and the key is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from sync.service import ConnectionState, SyncService
+
+APP_NAME = "contract-desk"
+ENV_URL = "CONTRACTS_API_URL"
+ENV_KEY = "CONTRACTS_API_KEY"
+log = logging.getLogger("contract-sync")
+
+
+def default_replica() -> Path:
+    return Path(user_data_dir(APP_NAME)) / "replica.db"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="contract-sync", description="Keep a local replica in step with a contract server."
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="sync until SIGTERM or SIGINT")
+    run.add_argument("--api-url", default=os.environ.get(ENV_URL), help=f"(or {ENV_URL})")
+    run.add_argument("--api-key", default=os.environ.get(ENV_KEY), help=f"(or {ENV_KEY})")
+    run.add_argument("--replica", type=Path, default=None, help="replica file")
+    run.add_argument("--offline", action="store_true", help="open the replica, do not connect")
+    run.add_argument("--no-heartbeats", action="store_true", help="do not follow heartbeats")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # exits 2 on bad arguments
+    if not args.offline:
+        missing = [
+            name
+            for name, value in (("--api-url", args.api_url), ("--api-key", args.api_key))
+            if not value
+        ]
+        if missing:
+            return _fail(f"{' and '.join(missing)} required (or {ENV_URL} / {ENV_KEY})", 2)
+        if not str(args.api_url).startswith(("http://", "https://")):
+            return _fail(f"--api-url must start with http:// or https://: {args.api_url!r}", 2)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    replica = args.replica or default_replica()
+    service = SyncService(
+        replica,
+        None if args.offline else args.api_url,
+        None if args.offline else args.api_key,
+        heartbeats=not args.no_heartbeats,
+    )
+    try:
+        return asyncio.run(_run(service))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _run(service: SyncService) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    service.state_changed.subscribe(lambda state: log.info("state: %s", state.value))
+    try:
+        await service.start()
+    except Exception as exc:
+        return _fail(f"cannot open the replica {service.replica_path}: {exc}", 1)
+    log.info("replica: %s", service.replica_path)
+    try:
+        await _until(stop, service)
+        fatal = service.fatal
+    finally:
+        await service.stop()
+    if fatal is not None:
+        return _fail(f"the server refused the sync ({fatal.code}): {fatal.message}", 1)
+    log.info("stopped (%s)", ConnectionState.OFFLINE.value)
+    return 0
+
+
+async def _until(stop: asyncio.Event, service: SyncService) -> None:
+    while not stop.is_set() and service.fatal is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"contract-sync: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
