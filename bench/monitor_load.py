@@ -14,6 +14,7 @@ from datetime import datetime
 import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.harness import ServerProcess, percentile
 
@@ -32,21 +33,29 @@ async def _subscriber(
         await _collect(ws, latencies, stop)
 
 
+DROPPED: list[str] = []  # close reasons of subscribers the server dropped
+
+
 async def _collect(ws: ClientConnection, latencies: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             frame = await asyncio.wait_for(ws.recv(), timeout=0.5)
         except TimeoutError:
             continue
+        except ConnectionClosed as closed:
+            DROPPED.append(f"{closed.rcvd.code if closed.rcvd else '?'}")
+            return
         event = orjson.loads(frame)
         if event.get("seq") is not None:
             sent = datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp()
             latencies.append((time.time() - sent) * 1000)
 
 
-async def _writer(server: ServerProcess, ids: list[str], rate: int, seconds: int) -> int:
+async def _writer(
+    server: ServerProcess, ids: list[str], rate: int, seconds: int, paused: set[str]
+) -> int:
+    """Toggle contracts between paused and active at `rate`; `paused` is kept across runs."""
     headers = {"Authorization": f"Bearer {server.keys['admin']}"}
-    paused: set[str] = set()
     sent = 0
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
         deadline = time.monotonic() + seconds
@@ -55,9 +64,10 @@ async def _writer(server: ServerProcess, ids: list[str], rate: int, seconds: int
             cid = ids[sent % len(ids)]
             target = "active" if cid in paused else "paused"
             paused.symmetric_difference_update({cid})
-            await client.post(
+            answer = await client.post(
                 f"/api/v1/contracts/{cid}/status", json={"targetStatus": target}, headers=headers
             )
+            answer.raise_for_status()  # every request must make exactly one event
             sent += 1
             tick += 1 / rate
             await asyncio.sleep(max(0.0, tick - time.monotonic()))
@@ -77,7 +87,9 @@ async def measure_monitor(
         server.base_url.replace("http", "ws")
         + f"/api/v1/contracts/monitor?api_key={server.keys['admin']}"
     )
-    for fanout in ("all", "own"):
+    paused: set[str] = set()
+    for fanout in ("own", "all"):
+        DROPPED.clear()
         latencies: list[float] = []
         stop = asyncio.Event()
         readies = [asyncio.Event() for _ in range(connections)]
@@ -92,7 +104,7 @@ async def measure_monitor(
             if n % 100 == 99:
                 await asyncio.sleep(0.05)
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=60)
-        written = await _writer(server, ids, rate, seconds)
+        written = await _writer(server, ids, rate, seconds, paused)
         await asyncio.sleep(1.0)
         stop.set()
         for task in subs:
@@ -108,6 +120,7 @@ async def measure_monitor(
             f"{written} events written, "
             f"{len(latencies):,} deliveries, p50 {percentile(latencies, 50):.1f} ms  "
             f"p99 {percentile(latencies, 99):.1f} ms  "
-            f"max {max(latencies, default=float('nan')):.1f} ms",
+            f"max {max(latencies, default=float('nan')):.1f} ms  "
+            f"subscribers dropped as slow: {len(DROPPED)}",
             flush=True,
         )
