@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -99,12 +100,17 @@ def create_engine_for(url: str, *, pool_size: int | None = None) -> tuple[AsyncE
     target, dialect = async_url(url)
     if dialect == "postgresql":
         engine = create_async_engine(
-            target, json_serializer=dumps, pool_size=pool_size or 10, max_overflow=20
+            target,
+            json_serializer=dumps,
+            json_deserializer=orjson.loads,
+            pool_size=pool_size or 10,
+            max_overflow=20,
         )
         return engine, dialect
     engine = create_async_engine(
         target,
         json_serializer=dumps,
+        json_deserializer=orjson.loads,
         connect_args=dict(_SQLITE_CONNECT_ARGS),
         pool_size=pool_size or 4,
     )
@@ -116,6 +122,7 @@ def _sync_sqlite_engine(target: URL, pool_size: int) -> Engine:
     engine = create_engine(
         target.set(drivername="sqlite+pysqlite"),
         json_serializer=dumps,
+        json_deserializer=orjson.loads,
         connect_args={**_SQLITE_CONNECT_ARGS, "check_same_thread": False},
         pool_size=pool_size,
         max_overflow=pool_size,
