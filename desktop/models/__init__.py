@@ -1,0 +1,1 @@
+"""Qt item models: they adapt plain core objects (read from the replica) for views."""

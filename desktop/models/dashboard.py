@@ -1,0 +1,155 @@
+"""The dashboard's lists: contracts waiting for input, stale contracts, recent events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QObject
+
+from core.clock import utc
+from core.dashboard import StaleContractInfo, WaitingContractInfo
+from core.events import LoggedEvent
+from core.store.queries import SupervisorStatus
+from desktop.models.detail import event_actor, event_summary, when_text
+from desktop.models.rows import Column, RowsModel
+
+
+def since_text(then: datetime, now: datetime) -> str:
+    """'3 min', '2 h 5 min', '4 d' — how long ago, for humans."""
+    return duration_text(int((now - utc(then)).total_seconds()))
+
+
+def duration_text(seconds: int) -> str:
+    seconds = max(0, seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} d"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingRow:
+    info: WaitingContractInfo
+    now: datetime
+
+
+def _waiting_since(row: WaitingRow) -> str:
+    since = row.info.waiting_since
+    return f"{when_text(since)} ({since_text(since, row.now)} ago)"
+
+
+WAITING_COLUMNS: list[Column[WaitingRow]] = [
+    Column("Contract", lambda r: r.info.name),
+    Column("Waits for", lambda r: r.info.waiting_for.replace("_", " ")),
+    Column(
+        "Since",
+        lambda r: (
+            f"{when_text(r.info.waiting_since)} ({since_text(r.info.waiting_since, r.now)} ago)"
+        ),
+    ),
+    Column("Question", lambda r: r.info.question or "", tooltip=lambda r: r.info.question or ""),
+]
+
+
+class WaitingModel(RowsModel[WaitingRow]):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(WAITING_COLUMNS, parent)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleRow:
+    """A contract nobody moves: how long, and who holds it up."""
+
+    contract_id: str
+    name: str
+    phase: str
+    quiet_secs: int
+    blocker: str  # "human" or "automation"
+    why: str
+
+
+STALE_COLUMNS: list[Column[StaleRow]] = [
+    Column("Contract", lambda r: r.name),
+    Column("Phase", lambda r: r.phase),
+    Column(
+        "Quiet for",
+        lambda r: duration_text(r.quiet_secs),
+        sort=lambda r: r.quiet_secs,
+    ),
+    Column("Blocked by", lambda r: r.blocker),
+    Column("Why", lambda r: r.why, tooltip=lambda r: r.why),
+]
+
+
+class StaleModel(RowsModel[StaleRow]):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(STALE_COLUMNS, parent)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    event: LoggedEvent
+    contract_name: str
+
+
+EVENT_COLUMNS: list[Column[EventRow]] = [
+    Column("When", lambda r: when_text(r.event.at)),
+    Column("Contract", lambda r: r.contract_name or r.event.contract_id[:8]),
+    Column("Who", lambda r: event_actor(r.event)),
+    Column("What", lambda r: event_summary(r.event), tooltip=lambda r: event_summary(r.event)),
+]
+
+
+class RecentEventsModel(RowsModel[EventRow]):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(EVENT_COLUMNS, parent)
+
+
+def stale_rows(
+    stale: Sequence[StaleContractInfo],
+    waiting: Sequence[WaitingContractInfo],
+    liveness: Mapping[str, SupervisorStatus | None],
+    *,
+    now: datetime,
+    threshold: timedelta,
+) -> list[StaleRow]:
+    """Who holds each stale contract up, longest quiet first.
+
+    An active contract that stopped moving waits on the automation: its supervisor is dead
+    (no heartbeat within the timeout), missing, or alive but making no progress. A contract
+    waiting for input longer than the threshold waits on a human reviewer.
+    """
+    rows = [_automation_row(info, liveness.get(info.id), now) for info in stale]
+    for info in waiting:
+        quiet = int((now - utc(info.waiting_since)).total_seconds())
+        if quiet > threshold.total_seconds():
+            what = info.waiting_for.replace("_", " ")
+            why = f"waiting for a reviewer: {what}" + (
+                f" — {info.question}" if info.question else ""
+            )
+            rows.append(StaleRow(info.id, info.name, "", quiet, HUMAN, why))
+    return sorted(rows, key=lambda r: (-r.quiet_secs, r.name))
+
+
+HUMAN = "human (reviewer)"
+AUTOMATION = "automation (supervisor)"
+
+
+def _automation_row(
+    info: StaleContractInfo, supervisor: SupervisorStatus | None, now: datetime
+) -> StaleRow:
+    if supervisor is None or supervisor.last_heartbeat is None:
+        why = "no supervisor heartbeat ever received"
+    elif not supervisor.alive:
+        why = f"supervisor silent for {since_text(supervisor.last_heartbeat, now)} (dead)"
+    else:
+        activity = supervisor.current_activity or "no activity reported"
+        why = f"supervisor alive but not progressing: {activity} ({supervisor.progress}%)"
+    return StaleRow(info.id, info.name, info.phase, info.stale_duration_secs, AUTOMATION, why)

@@ -1,0 +1,1 @@
+"""Qt widgets: they show what the models and the bridge give them."""

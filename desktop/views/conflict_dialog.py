@@ -1,0 +1,146 @@
+"""A conflict: the contract changed after the reviewer acted on it.
+
+The dialog (objectName `conflictDialog`) shows the action, the version the reviewer saw
+and the contract as it is now, field by field, with what happened since (from the local
+history). The reviewer re-confirms against the new version (`reconfirmRequested(entry_id)`)
+or drops the action (`dropRequested(entry_id)`); "Decide later" leaves the entry in
+CONFLICT in the outbox. Opened with `open()`, never `exec()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.events import LoggedEvent
+from core.model import Contract
+from desktop.models.detail import event_actor, event_summary
+from desktop.models.outbox import action_text
+from sync.outbox import OutboxEntry
+
+FIELDS = (
+    ("version", "Version"),
+    ("status", "Status"),
+    ("phase", "Phase"),
+    ("waitingFor", "Waiting for"),
+    ("pendingPhase", "Asks to move to"),
+    ("updatedAt", "Updated"),
+)
+
+
+def changed_fields(
+    seen: Mapping[str, Any] | None, now: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """(field, as seen, as now) for the fields the reviewer cares about."""
+    rows = []
+    for key, label in FIELDS:
+        before = "" if seen is None else _text(seen.get(key))
+        after = "" if now is None else _text(now.get(key))
+        rows.append((label, before, after))
+    return rows
+
+
+def _text(value: Any) -> str:
+    return "—" if value is None else str(value).replace("_", " ")
+
+
+class ConflictDialog(QDialog):
+    reconfirmRequested = Signal(int)
+    dropRequested = Signal(int)
+
+    def __init__(
+        self,
+        entry: OutboxEntry,
+        seen: Contract | None,
+        since: Sequence[LoggedEvent] = (),
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("conflictDialog")
+        self.setWindowTitle("The contract changed — your action was not applied")
+        self.setAccessibleName("Conflict")
+        self.entry = entry
+        now = entry.conflict_contract
+        version = (
+            now.get("version")
+            if now
+            else (entry.result or {}).get("details", {}).get("actual_version")
+        )
+        self.new_version = version if isinstance(version, int) else None
+        intro = QLabel(
+            f"You asked to “{action_text(entry)}” on version {entry.expected_version}, "
+            f"but the contract is now at version {self.new_version or '?'}. "
+            "Check what changed, then re-confirm against the new version or drop the action."
+        )
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        self.fields = self._table(
+            "conflictFields",
+            "What changed",
+            ["Field", "You saw", "Now"],
+            changed_fields(seen.to_wire() if seen else {"version": entry.expected_version}, now),
+        )
+        self.events = self._table(
+            "conflictEvents",
+            "What happened since",
+            ["When", "Who", "What"],
+            [(e.at.strftime("%H:%M:%S"), event_actor(e), event_summary(e)) for e in since],
+        )
+        buttons = QDialogButtonBox()
+        self.reconfirm_button = QPushButton(f"&Re-confirm on version {self.new_version or '?'}")
+        self.reconfirm_button.setObjectName("reconfirmButton")
+        self.drop_button = QPushButton("&Drop my action")
+        self.drop_button.setObjectName("dropButton")
+        self.later_button = QPushButton("Decide &later")
+        self.later_button.setObjectName("laterButton")
+        buttons.addButton(self.reconfirm_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(self.drop_button, QDialogButtonBox.ButtonRole.DestructiveRole)
+        buttons.addButton(self.later_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.reconfirm_button.clicked.connect(self._reconfirm)
+        self.drop_button.clicked.connect(self._drop)
+        self.later_button.clicked.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(QLabel("What changed:"))
+        layout.addWidget(self.fields)
+        layout.addWidget(QLabel("What happened since you acted:"))
+        layout.addWidget(self.events)
+        layout.addWidget(buttons)
+        self.reconfirm_button.setDefault(True)
+        self.resize(640, 420)
+
+    def _table(
+        self, name: str, accessible: str, headers: list[str], rows: Sequence[Sequence[str]]
+    ) -> QTableWidget:
+        table = QTableWidget(len(rows), len(headers))
+        table.setObjectName(name)
+        table.setAccessibleName(accessible)
+        table.setHorizontalHeaderLabels(headers)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setTabKeyNavigation(False)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                table.setItem(r, c, QTableWidgetItem(value))
+        return table
+
+    def _reconfirm(self) -> None:
+        self.reconfirmRequested.emit(self.entry.id)
+        self.accept()
+
+    def _drop(self) -> None:
+        self.dropRequested.emit(self.entry.id)
+        self.accept()

@@ -1,0 +1,514 @@
+"""The main window (`mainWindow`): dashboard, contracts with their detail, questions,
+the outbox panel and the status bar, every action in a menu with a shortcut.
+
+The window wires views to the bridge and turns view requests into operations or dialogs.
+Pieces written elsewhere plug in here, imported guarded so the window works without them:
+`desktop.views.questions_panel.QuestionsPanel`, `desktop.views.phase_dialog.
+PhaseConfirmationDialog`, `desktop.views.batch_wizard.BatchWizard` and
+`desktop.notify.make_notifier`. Dialogs open with `open()` (never `exec()`), so tests and
+the event loop keep running.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.model import Contract
+from core.status import ContractStatus
+from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
+from desktop.models.outbox import OutboxModel
+from desktop.settings import DeskSettings
+from desktop.views.conflict_dialog import ConflictDialog
+from desktop.views.contract_detail import ContractDetail, write_export
+from desktop.views.contracts_table import ContractsPage
+from desktop.views.dashboard import DashboardPage
+from desktop.views.settings_dialog import SettingsDialog
+from desktop.views.status_bar import DeskStatusBar, OutboxView
+from sync.outbox import OutboxEntry, OutboxState
+
+log = logging.getLogger(__name__)
+
+DASHBOARD, CONTRACTS, QUESTIONS = range(3)
+BANNER_MS = 8_000
+
+
+class MainWindow(QMainWindow):
+    settingsChanged = Signal(object, object)  # DeskSettings, new key or None
+    closed = Signal()  # the window was closed: the application ends
+
+    def __init__(
+        self,
+        bridge: SyncBridge,
+        settings: DeskSettings | None = None,
+        *,
+        has_key: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Contract Desk")
+        self.setAccessibleName("Contract Desk")
+        self.bridge = bridge
+        self.settings = settings or DeskSettings()
+        self.has_key = has_key
+        self.dialogs: list[QDialog] = []
+        self.conflict_dialog: ConflictDialog | None = None
+        self.dashboard = DashboardPage(bridge)
+        self.contracts = ContractsPage(bridge)
+        self.detail = ContractDetail(bridge)
+        self.questions = self._make_questions_panel()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.outbox_model = OutboxModel(self)
+        self.outbox_view = OutboxView(self.outbox_model)
+        self.status = DeskStatusBar(self.outbox_model, self)
+        self.banner = QLabel()
+        self.banner.setObjectName("infoBanner")
+        self.banner.setAccessibleName("Message")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self._banner_timer = QTimer(self, singleShot=True, interval=BANNER_MS)
+        self._banner_timer.timeout.connect(self.banner.hide)
+        self.actions_by_name: dict[str, QAction] = {}
+        self.alert_feed: AlertFeed | None = None
+        self._build()
+        self._menus()
+        self._connect()
+        self.notifier = self._make_notifier()
+        self.resize(1280, 820)
+
+    # --- building ------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setObjectName("contractsSplit")
+        split.addWidget(self.contracts)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.tabs.addTab(self.dashboard, "&Dashboard")
+        self.tabs.addTab(split, "&Contracts")
+        if self.questions is not None:
+            self.tabs.addTab(self.questions, "&Questions")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self._central_layout = layout
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs)
+        self.setCentralWidget(central)
+        self.outbox_dock = QDockWidget("Outbox", self)
+        self.outbox_dock.setObjectName("outboxDock")
+        self.outbox_dock.setWidget(self.outbox_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.outbox_dock)
+        self.outbox_dock.hide()
+        self.setStatusBar(self.status)
+
+    def _action(
+        self,
+        name: str,
+        text: str,
+        shortcut: str | QKeySequence.StandardKey | None,
+        slot: Callable[[], Any],
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _=False: slot())
+        self.actions_by_name[name] = action
+        self.addAction(action)
+        return action
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction(self._action("actionSettings", "&Settings…", "Ctrl+,", self.open_settings))
+        file.addAction(self._action("actionExport", "&Export contract…", "Ctrl+E", self.export))
+        file.addSeparator()
+        file.addAction(self._action("actionQuit", "&Quit", "Ctrl+Q", self.close))
+        view = bar.addMenu("&View")
+        view.addAction(self._action("actionDashboard", "&Dashboard", "Ctrl+1", self.show_dashboard))
+        view.addAction(self._action("actionContracts", "&Contracts", "Ctrl+2", self.show_contracts))
+        view.addAction(self._action("actionQuestions", "&Questions", "Ctrl+3", self.show_questions))
+        view.addAction(self._action("actionFind", "&Find contract", "Ctrl+F", self.find_contract))
+        view.addAction(self._action("actionOutbox", "&Outbox", "Ctrl+Shift+O", self.toggle_outbox))
+        view.addAction(self._action("actionRefresh", "&Refresh", "F5", self.refresh))
+        contract = bar.addMenu("C&ontract")
+        contract.addAction(
+            self._action("actionConfirm", "&Confirm phase…", "Ctrl+Return", self.confirm_current)
+        )
+        contract.addAction(
+            self._action(
+                "actionChanges", "Request c&hanges…", "Ctrl+Shift+Return", self.changes_current
+            )
+        )
+        contract.addAction(self._action("actionPause", "&Pause", "Ctrl+P", self.pause_current))
+        contract.addAction(
+            self._action("actionResume", "&Resume", "Ctrl+Shift+P", self.resume_current)
+        )
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self._action("actionBatch", "&Batch operations…", "Ctrl+B", self.batch))
+        tools.addAction(
+            self._action(
+                "actionConflicts", "Resolve &conflicts…", "Ctrl+Shift+C", self.next_conflict
+            )
+        )
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("actionKeys", "&Keyboard shortcuts", "F1", self.show_keys))
+
+    def _connect(self) -> None:
+        b = self.bridge
+        b.connectionStateChanged.connect(self._state_changed)
+        b.operationFailed.connect(self.show_error)
+        b.operations.operationSucceeded.connect(lambda text: self.status.showMessage(text, 5000))
+        b.outboxEntry.connect(self.outbox_model.upsert)
+        b.conflict.connect(self.show_conflict)
+        b.contractsLoaded.connect(self._loaded)
+        self.status.outboxToggled.connect(self.toggle_outbox)
+        self.outbox_view.conflictActivated.connect(self.show_conflict)
+        self.contracts.contractSelected.connect(self.detail.show_contract)
+        self.contracts.contractActivated.connect(self.open_contract)
+        self.dashboard.contractActivated.connect(self.open_contract)
+        self.detail.confirmRequested.connect(self.confirm)
+        self.detail.changesRequested.connect(self.request_changes)
+        self.detail.pauseRequested.connect(self.pause)
+        self.detail.resumeRequested.connect(self.resume)
+        self.detail.exportRequested.connect(self._ask_export_path)
+
+    def _make_questions_panel(self) -> QWidget | None:
+        panel_class = _optional("desktop.views.questions_panel", "QuestionsPanel")
+        if panel_class is None:
+            return None
+        try:
+            panel: QWidget = panel_class(self.bridge, self.bridge.operations)
+        except TypeError:
+            log.warning("questions panel: unexpected constructor", exc_info=True)
+            return None
+        opener = getattr(panel, "openContractRequested", None)
+        if opener is not None:
+            opener.connect(self.open_contract)
+        return panel
+
+    def _make_notifier(self) -> Any:
+        try:
+            from desktop.notify import make_notifier
+        except ImportError:
+            return None
+        hub = make_notifier(self)
+        hub.openContractRequested.connect(self.open_contract)
+        hub.showWindowRequested.connect(self.show_window)
+        hub.quitRequested.connect(self.close)
+        hub.stale_threshold = timedelta(minutes=self.settings.stale_threshold_minutes)
+        self.alert_feed = AlertFeed(self.bridge)
+        hub.follow(self.alert_feed)
+        overlay = self.findChild(QWidget, "alertBanner")
+        if overlay is not None:  # the banner floats over the top: make room while it shows
+            overlay.installEventFilter(self)
+        return hub
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched.objectName() == "alertBanner" and event.type() in (
+            QEvent.Type.Show,
+            QEvent.Type.Hide,
+            QEvent.Type.Resize,
+        ):
+            assert isinstance(watched, QWidget)
+            room = watched.height() if watched.isVisible() else 0
+            self._central_layout.setContentsMargins(4, 4 + room, 4, 4)
+        return super().eventFilter(watched, event)
+
+    # --- life ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show what the replica holds and follow changes (call once the backend runs)."""
+        self._state_changed(self.bridge.state)
+        self.bridge.start()
+        self.dashboard.start()
+        self.bridge.runner.spawn(self._load_outbox(), self._outbox_failed)
+
+    async def _load_outbox(self) -> None:
+        self.outbox_model.set_rows(await self.bridge.outbox_entries())
+        self.status.update_outbox()
+
+    def _outbox_failed(self, error: BaseException) -> None:
+        self.show_error("Outbox", str(error))
+
+    def _loaded(self) -> None:
+        if self.bridge.is_offline:
+            self.show_banner("Offline: showing the contracts synced before. Actions are queued.")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def shutdown(self) -> None:
+        """Stop every timer and close dialogs (the app stops the backend). Idempotent."""
+        self._banner_timer.stop()
+        self.dashboard.stop()
+        self.bridge.close()
+        if self.alert_feed is not None:
+            self.alert_feed.stop()
+        if self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
+        for dialog in list(self.dialogs):
+            dialog.close()
+        stop_following = getattr(self.questions, "stop_following", None)
+        if callable(stop_following):
+            stop_following()
+
+    def show_window(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    # --- navigation ----------------------------------------------------------------------
+
+    def show_dashboard(self) -> None:
+        self.tabs.setCurrentIndex(DASHBOARD)
+
+    def show_contracts(self) -> None:
+        self.tabs.setCurrentIndex(CONTRACTS)
+        self.contracts.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_questions(self) -> None:
+        if self.questions is not None:
+            self.tabs.setCurrentWidget(self.questions)
+            self.questions.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def find_contract(self) -> None:
+        self.tabs.setCurrentIndex(CONTRACTS)
+        self.contracts.focus_search()
+
+    def toggle_outbox(self) -> None:
+        self.outbox_dock.setVisible(not self.outbox_dock.isVisible())
+        if self.outbox_dock.isVisible():
+            self.outbox_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def refresh(self) -> None:
+        self.dashboard.refresh()
+        self.detail.reload()
+
+    def open_contract(self, contract_id: str) -> None:
+        """Show the contract's detail (and select it in the table when it is shown)."""
+        self.show_window()
+        self.tabs.setCurrentIndex(CONTRACTS)
+        if not self.contracts.select(contract_id):
+            self.detail.show_contract(contract_id)
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setAccessibleDescription(text)
+        self.banner.show()
+        self._banner_timer.start()
+
+    def show_error(self, title: str, message: str) -> None:
+        self.show_banner(f"{title}: {message}")
+        self.status.showMessage(f"{title} failed: {message}", 10_000)
+
+    def _state_changed(self, state: str) -> None:
+        self.status.connection.show_state(state, self.bridge.offline_since)
+
+    # --- contract actions ----------------------------------------------------------------
+
+    def current_contract(self) -> Contract | None:
+        snapshot = self.detail.snapshot
+        if snapshot is not None:
+            return snapshot.contract
+        return self.contracts.current_contract()
+
+    def _with_current(self, act: Callable[[Contract], None]) -> None:
+        contract = self.current_contract()
+        if contract is None:
+            self.status.showMessage("Select a contract first", 4000)
+            return
+        act(contract)
+
+    def confirm_current(self) -> None:
+        self._with_current(self.confirm)
+
+    def changes_current(self) -> None:
+        self._with_current(self.request_changes)
+
+    def pause_current(self) -> None:
+        self._with_current(self.pause)
+
+    def resume_current(self) -> None:
+        self._with_current(self.resume)
+
+    def confirm(self, contract: Contract) -> None:
+        self._phase_dialog(contract, "confirm")
+
+    def request_changes(self, contract: Contract) -> None:
+        self._phase_dialog(contract, "changes")
+
+    def _phase_dialog(self, contract: Contract, mode: str) -> QDialog | None:
+        try:
+            from desktop.views.phase_dialog import PhaseConfirmationDialog
+        except ImportError:
+            self.show_error("Phase confirmation", "the confirmation dialog is not available")
+            return None
+        snapshot = self.detail.snapshot
+        tasks = snapshot.detail.tasks if snapshot and snapshot.contract.id == contract.id else ()
+        dialog = PhaseConfirmationDialog(contract, list(tasks), self.bridge.operations, self)
+        focus = getattr(dialog, "focus_feedback", None)
+        if mode == "changes" and callable(focus):
+            focus()
+        self._open_dialog(dialog)
+        return dialog
+
+    def pause(self, contract: Contract) -> None:
+        if contract.status not in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT):
+            self.status.showMessage(f"Cannot pause a {contract.status.value} contract", 4000)
+            return
+        self.bridge.operations.pause(contract.id, contract.version, "paused by the reviewer")
+
+    def resume(self, contract: Contract) -> None:
+        if contract.status is not ContractStatus.PAUSED:
+            self.status.showMessage("Only a paused contract can be resumed", 4000)
+            return
+        self.bridge.operations.resume(contract.id, contract.version)
+
+    def batch(self) -> QDialog | None:
+        wizard_class = _optional("desktop.views.batch_wizard", "BatchWizard")
+        if wizard_class is None:
+            self.show_error("Batch operations", "the batch wizard is not available")
+            return None
+        try:
+            wizard: QDialog = wizard_class(
+                self.bridge.operations, self, contracts=self.bridge.contracts
+            )
+        except TypeError:  # an older wizard without the contracts keyword
+            wizard = wizard_class(self.bridge.operations, self)
+        self._open_dialog(wizard)
+        return wizard
+
+    def _open_dialog(self, dialog: QDialog) -> None:
+        self.dialogs.append(dialog)
+        dialog.finished.connect(lambda _: self._forget(dialog))
+        dialog.open()
+
+    def _forget(self, dialog: QDialog) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+        dialog.deleteLater()
+
+    # --- export --------------------------------------------------------------------------
+
+    def export(self) -> None:
+        snapshot = self.detail.snapshot
+        if snapshot is None:
+            self.status.showMessage("Open a contract to export it", 4000)
+            return
+        self._ask_export_path(snapshot)
+
+    def _ask_export_path(self, snapshot: ContractSnapshot) -> None:
+        dialog = QFileDialog(self, "Export contract", f"contract-{snapshot.contract.id}.json")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("JSON (*.json)")
+        dialog.fileSelected.connect(lambda path: self.export_to(snapshot, path))
+        self._open_dialog(dialog)
+
+    def export_to(self, snapshot: ContractSnapshot, path: str | Path) -> Path:
+        written = write_export(snapshot, path)
+        self.status.showMessage(f"Exported to {written}", 5000)
+        return written
+
+    # --- conflicts -----------------------------------------------------------------------
+
+    def show_conflict(self, entry: OutboxEntry) -> None:
+        if self.conflict_dialog is not None:
+            return
+        self.bridge.runner.spawn(self._open_conflict(entry), self._outbox_failed)
+
+    async def _open_conflict(self, entry: OutboxEntry) -> None:
+        seen: Contract | None = None
+        since = []
+        if entry.contract_id is not None:
+            history = await self.bridge.replica.history(entry.contract_id)
+            since = [e for e in history if e.at >= entry.created_at]
+            seen = self.bridge.contracts.get(entry.contract_id)
+            if seen is not None and seen.version != entry.expected_version:
+                seen = None  # the copy moved on: show the version seen, not a newer row
+        if self.conflict_dialog is not None:
+            return
+        dialog = ConflictDialog(entry, seen, since, self)
+        dialog.reconfirmRequested.connect(self.bridge.operations.reconfirm)
+        dialog.dropRequested.connect(self.bridge.operations.drop)
+        dialog.finished.connect(self._conflict_closed)
+        self.conflict_dialog = dialog
+        self._open_dialog(dialog)
+
+    def _conflict_closed(self, _: int) -> None:
+        self.conflict_dialog = None
+
+    def next_conflict(self) -> None:
+        waiting = [e for e in self.outbox_model.rows if e.state is OutboxState.CONFLICT]
+        if waiting:
+            self.show_conflict(waiting[0])
+        else:
+            self.status.showMessage("No conflicts", 3000)
+
+    # --- settings ------------------------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, has_key=self.has_key, parent=self)
+        dialog.settingsAccepted.connect(self.apply_settings)
+        self._open_dialog(dialog)
+        return dialog
+
+    def apply_settings(self, settings: DeskSettings, key: str | None) -> None:
+        old = self.settings
+        self.settings = settings
+        threshold = timedelta(minutes=settings.stale_threshold_minutes)
+        self.bridge.set_policy(
+            AlertPolicy(
+                stale_threshold=threshold,
+                notifications=settings.notifications,
+                heartbeat_timeout=self.bridge.policy.heartbeat_timeout,
+            )
+        )
+        self.bridge.set_stale_threshold(settings.stale_threshold_minutes)
+        if self.notifier is not None:
+            self.notifier.stale_threshold = threshold
+        self.settingsChanged.emit(settings, key)
+        self.dashboard.refresh()
+        if settings.server_url != old.server_url or key:
+            self.show_banner("Server settings saved: restart Contract Desk to reconnect.")
+
+    def show_keys(self) -> None:
+        lines = [
+            f"{a.text().replace('&', '')}: {a.shortcut().toString()}"
+            for a in self.actions_by_name.values()
+            if not a.shortcut().isEmpty()
+        ]
+        self.show_banner(" · ".join(lines))
+
+
+def _optional(module: str, name: str) -> Any:
+    """A class from a module written by someone else, or None while it does not exist."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None

@@ -1,0 +1,225 @@
+"""The main window and the entry point: names, menus, shortcuts, wiring, start-up rules."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from core.status import ContractStatus, WaitingFor
+from desktop.app import NO_DISPLAY, build_parser, display_problem, main, make_plan
+from desktop.bridge import SyncBridge
+from desktop.ports import LIVE, OFFLINE
+from desktop.settings import DeskPaths, DeskSettings, KeyStore
+from desktop.views.main_window import MainWindow
+from sync.outbox import OutboxState
+from tests.desktop.conftest import LocalBackend, Loop, make_contract
+
+STABLE_NAMES = (
+    "mainWindow",
+    "dashboardPage",
+    "contractsTable",
+    "contractDetail",
+    "historyTimeline",
+    "outboxView",
+    "connectionStatus",
+)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, bridge: SyncBridge, qloop: Loop) -> MainWindow:
+    made = MainWindow(bridge)
+    qtbot.addWidget(made)
+    made.show()
+    made.start()
+    qloop.run(bridge.runner.drain())
+    return made
+
+
+def test_stable_object_names_and_accessible_names(window: MainWindow) -> None:
+    for name in STABLE_NAMES[1:]:
+        found = window.findChild(QWidget, name)
+        assert found is not None, name
+        assert found.accessibleName(), name
+    assert window.objectName() == "mainWindow"
+
+
+def test_every_action_has_a_shortcut_and_a_menu(window: MainWindow) -> None:
+    shortcuts = {a.objectName(): a.shortcut().toString() for a in window.actions_by_name.values()}
+    assert all(shortcuts.values()), shortcuts
+    assert len(set(shortcuts.values())) == len(shortcuts)  # no clashes
+    in_menus = {a.objectName() for m in window.menuBar().actions() for a in m.menu().actions()}
+    assert set(shortcuts) <= in_menus
+
+
+def test_shortcuts_switch_pages_and_focus_search(
+    qtbot: QtBot, window: MainWindow, qloop: Loop
+) -> None:
+    window.activateWindow()
+    window.actions_by_name["actionContracts"].trigger()
+    assert window.tabs.currentIndex() == 1
+    window.actions_by_name["actionDashboard"].trigger()
+    assert window.tabs.currentIndex() == 0
+    window.actions_by_name["actionFind"].trigger()
+    assert window.tabs.currentIndex() == 1
+    window.actions_by_name["actionOutbox"].trigger()
+    assert window.outbox_dock.isVisible()
+    window.actions_by_name["actionOutbox"].trigger()
+    assert not window.outbox_dock.isVisible()
+    window.show_keys()
+    assert "Ctrl+1" in window.banner.text()
+
+
+def test_open_contract_selects_it_and_shows_its_detail(
+    window: MainWindow, bridge: SyncBridge, backend: LocalBackend, qloop: Loop
+) -> None:
+    waiting = make_contract(
+        4, status=ContractStatus.WAITING_FOR_INPUT, waiting_for=WaitingFor.PHASE_CONFIRMATION
+    )
+    qloop.run(backend.replica.put_contracts([make_contract(i) for i in range(4)] + [waiting]))
+    qloop.until(lambda: len(bridge.contracts) == 5 and window.contracts.model.rowCount() == 5)
+    window.open_contract(waiting.id)
+    qloop.until(lambda: window.detail.snapshot is not None)
+    assert window.detail.snapshot.contract.id == waiting.id
+    assert window.contracts.current_contract().id == waiting.id
+    assert window.current_contract().id == waiting.id
+    window.pause_current()
+    qloop.until(lambda: window.outbox_model.rowCount() == 1)
+    assert window.outbox_model.rows[0].payload["target_status"] == "paused"
+    assert window.status.outbox_button.text() == "Outbox: 1 queued"
+    window.resume_current()  # not paused: refused locally, nothing queued
+    assert window.outbox_model.rowCount() == 1
+
+
+def test_confirm_opens_the_phase_dialog_without_blocking(
+    window: MainWindow, backend: LocalBackend, qloop: Loop
+) -> None:
+    waiting = make_contract(
+        0, status=ContractStatus.WAITING_FOR_INPUT, waiting_for=WaitingFor.PHASE_CONFIRMATION
+    )
+    qloop.run(backend.replica.put_contracts([waiting]))
+    window.confirm(waiting)
+    assert window.dialogs and window.dialogs[0].isVisible()
+    window.dialogs[0].reject()
+    qloop.until(lambda: not window.dialogs)
+
+
+def test_connection_state_and_offline_banner(
+    window: MainWindow, backend: LocalBackend, qloop: Loop, bridge: SyncBridge
+) -> None:
+    backend.set_state(LIVE)
+    assert window.status.connection.text() == "● Live"
+    backend.set_state(OFFLINE)
+    assert window.status.connection.text().startswith("○ Offline since")
+    bridge.start()
+    qloop.run(bridge.runner.drain())
+    assert window.banner.isVisible() and "Offline" in window.banner.text()
+
+
+def test_a_conflict_opens_the_dialog_and_reconfirm_goes_through_the_outbox(
+    window: MainWindow, backend: LocalBackend, qloop: Loop
+) -> None:
+    contract = make_contract(0, version=3)
+    qloop.run(backend.replica.put_contracts([contract]))
+    entry = qloop.run(backend.outbox.confirm_phase(contract.id, "execute", expected_version=2))
+
+    async def conflict() -> None:
+        from sync.outbox import OutboxState as S
+
+        await backend.outbox._move(entry.id, S.SENDING)
+        await backend.outbox._move(
+            entry.id,
+            S.CONFLICT,
+            error_code="VERSION_CONFLICT",
+            result={"code": "VERSION_CONFLICT", "contract": contract.to_wire()},
+        )
+
+    qloop.run(conflict())
+    qloop.until(lambda: window.conflict_dialog is not None)
+    dialog = window.conflict_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.reconfirm_button.click()
+    qloop.until(lambda: window.outbox_model.rowCount() == 2)
+    states = [e.state for e in window.outbox_model.rows]
+    assert states == [OutboxState.RECONFIRMED, OutboxState.QUEUED]
+    assert window.outbox_model.rows[1].expected_version == 3
+    assert window.conflict_dialog is None
+
+
+def test_settings_dialog_applies_thresholds(
+    qtbot: QtBot, window: MainWindow, bridge: SyncBridge
+) -> None:
+    changed: list[object] = []
+    window.settingsChanged.connect(lambda s, k: changed.append((s, k)))
+    dialog = window.open_settings()
+    dialog.stale.setValue(3)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert bridge.config.stale_threshold_minutes == 3
+    assert changed and changed[0][1] is None
+
+
+def test_closing_stops_timers(qtbot: QtBot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.closed):
+        window.close()
+    assert not window.dashboard._ticker.isActive()
+    assert not window.bridge._stale_timer.isActive()
+
+
+# --- the entry point --------------------------------------------------------------------
+
+
+def test_no_display_is_a_clear_message() -> None:
+    assert display_problem({}, "linux") == NO_DISPLAY
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "darwin") is None
+
+
+def test_without_a_display_the_command_exits_1() -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from desktop.app import main; raise SystemExit(main([]))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 1
+    assert "no display" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo", "many"]) == 2
+
+
+def test_plan_picks_server_key_and_replica(tmp_path: Path) -> None:
+    keys = KeyStore(DeskPaths(tmp_path / "c", tmp_path / "d"), use_keyring=False)
+    parse = build_parser().parse_args
+    plan = make_plan(parse(["--demo"]), DeskSettings(), keys)
+    assert plan.server_url is None and plan.demo == 4 and plan.replica_name == "embedded-demo"
+    plan = make_plan(parse(["--server", "http://x:1/", "--api-key", "k"]), DeskSettings(), keys)
+    assert (plan.server_url, plan.api_key) == ("http://x:1", "k")
+    assert keys.get("http://x:1") == "k"  # kept for the next run
+    plan = make_plan(
+        argparse.Namespace(server=None, api_key=None, offline=True, demo=None),
+        DeskSettings(server_url="http://x:1"),
+        keys,
+    )
+    assert plan.offline and plan.api_key == "k" and plan.replica_name == "http://x:1"
+    with pytest.raises(ValueError):
+        make_plan(parse(["--demo", "--server", "http://x:1"]), DeskSettings(), keys)
+
+
+def test_batch_wizard_opens_without_blocking(window: MainWindow, qloop: Loop) -> None:
+    wizard = window.batch()
+    assert wizard is not None and wizard.isVisible()
+    wizard.reject()
+    qloop.until(lambda: not window.dialogs)

@@ -1,0 +1,72 @@
+"""`contract-desk --demo` from the command line, as `make run` starts it: the embedded
+server comes up on 127.0.0.1 with a kept admin key, simulated supervisors make contracts,
+the window shows them, and on exit the server process is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(240)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTS_")}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        XDG_DATA_HOME=str(home / "xdg-data"),
+        XDG_CONFIG_HOME=str(home / "xdg-config"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    return env
+
+
+def _desk(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "desktop.app", "--data-dir", str(home), *args]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=_env(home),
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_demo_starts_the_embedded_server_and_shows_contracts(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    done = _desk(tmp_path, "--demo", "2", "--screenshot", str(shot), "--quit-after", "12")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert shot.exists() and shot.stat().st_size > 10_000
+    server = tmp_path / "data" / "server"
+    assert (server / "demo.db").exists()
+    port = int((server / "demo.port").read_text())
+    assert not _listening(port)  # the embedded server stopped with the desk
+    credentials = tmp_path / "data" / "desk-credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    kept = json.loads(credentials.read_text())
+    assert list(kept) == [f"embedded:{server / 'demo.db'}"]
+    log = (server / "server.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    replicas = list((tmp_path / "data" / "replicas").glob("*.db"))
+    assert [r.name for r in replicas] == ["embedded_demo.db"]
+
+    # The second start reuses the kept key and the replica, then goes offline on request.
+    again = _desk(tmp_path, "--offline", "--demo", "--quit-after", "3")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(credentials.read_text()) == kept
