@@ -48,6 +48,7 @@ class WaitingContractInfo:
     waiting_for: str
     waiting_since: datetime
     question: str | None
+    phase: str = ""  # beyond the specification's fields: where the contract stands
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class WaitingContractInfo:
             "waitingFor": self.waiting_for,
             "waitingSince": iso(self.waiting_since),
             "question": self.question,
+            "phase": self.phase,
         }
 
 
@@ -144,6 +146,7 @@ def waiting_info(contract: Contract, questions: Sequence[Question]) -> WaitingCo
         waiting_for,
         contract.status_changed_at,
         oldest.question if oldest else None,
+        contract.phase,
     )
 
 

@@ -134,7 +134,7 @@ def stale_rows(
             why = f"waiting for a reviewer: {what}" + (
                 f" — {info.question}" if info.question else ""
             )
-            rows.append(StaleRow(info.id, info.name, "", quiet, HUMAN, why))
+            rows.append(StaleRow(info.id, info.name, info.phase, quiet, HUMAN, why))
     return sorted(rows, key=lambda r: (-r.quiet_secs, r.name))
 
 

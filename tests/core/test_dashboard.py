@@ -54,7 +54,7 @@ def test_waiting_info_names_the_oldest_pending_question() -> None:
     info = waiting_info(contract, questions)
 
     assert info == WaitingContractInfo(
-        "c1", "Contract c1", "question", T0 + timedelta(minutes=1), "older"
+        "c1", "Contract c1", "question", T0 + timedelta(minutes=1), "older", contract.phase
     )
 
 
@@ -124,6 +124,7 @@ def test_assembled_dashboard_fills_every_status_and_orders_rows() -> None:
         "waitingFor": "question",
         "waitingSince": "2026-01-01T13:00:00.000Z",
         "question": "q?",
+        "phase": "",
     }
     assert wire["recentEvents"] == [EVENT.to_wire()]
     assert wire["resourceUsage"]["totalWorktrees"] == 2

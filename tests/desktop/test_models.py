@@ -188,7 +188,11 @@ def test_dashboard_models_and_who_blocks_a_stale_contract(qtmodeltester: ModelTe
         StaleContractInfo("a", "Dead one", "plan", NOW - timedelta(hours=1), 3600),
         StaleContractInfo("b", "Slow one", "execute", NOW - timedelta(minutes=40), 2400),
     ]
-    waiting = [WaitingContractInfo("c", "Asks", "question", NOW - timedelta(hours=2), "Which DB?")]
+    waiting = [
+        WaitingContractInfo(
+            "c", "Asks", "question", NOW - timedelta(hours=2), "Which DB?", "specify"
+        )
+    ]
     beat = NOW - timedelta(minutes=40)
     liveness = {
         "a": SupervisorStatus("t", SupervisorState.WORKING, "plan", None, 10, beat, (), False),
@@ -197,6 +201,7 @@ def test_dashboard_models_and_who_blocks_a_stale_contract(qtmodeltester: ModelTe
         ),
     }
     rows = stale_rows(stale, waiting, liveness, now=NOW, threshold=timedelta(minutes=30))
+    assert (rows[0].name, rows[0].phase, rows[0].blocker) == ("Asks", "specify", HUMAN)
     assert [(r.name, r.blocker) for r in rows] == [
         ("Asks", HUMAN),
         ("Dead one", AUTOMATION),
