@@ -7,22 +7,17 @@ tests.server.harness import pg_url`), so this file does not compete with `confte
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-import asyncpg
 import orjson
 import pytest
 import uvicorn
 import websockets
 from fastapi import FastAPI
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from core.actors import Actor, Role
 from core.clock import Clock, SystemClock
@@ -32,8 +27,7 @@ from core.store.schema import contracts
 from server import auth
 from server.app import build_context as app_context
 from server.context import ServerContext
-
-PG_ENV = "CONTRACTS_TEST_PG_URL"
+from tests.pg import fresh_database
 
 
 def free_port() -> int:
@@ -43,39 +37,11 @@ def free_port() -> int:
         return port
 
 
-def run_outside_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine on a private loop in another thread (for sync fixtures)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def plain_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(plain_dsn(url))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for this test (dropped afterwards)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"cd_server_test_{uuid.uuid4().hex[:16]}"
-    run_outside_loop(_admin(base, f'CREATE DATABASE "{name}"'))
-    try:
-        yield plain_dsn(base, name)
-    finally:
-        run_outside_loop(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database("cd_server_test") as url:
+        yield url
 
 
 @pytest.fixture

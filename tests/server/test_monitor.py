@@ -27,6 +27,7 @@ from server.context import ServerContext
 from server.heartbeats import HeartbeatWriter
 from server.notify import CoalescingAnnouncer, PgEventBridge
 from server.services import BackgroundServices
+from tests.pg import plain_dsn
 from tests.server.harness import (
     LiveServer,
     active_contract,
@@ -37,7 +38,6 @@ from tests.server.harness import (
     monitor_app,
     new_contract,
     pg_url,
-    plain_dsn,
     quiet,
     receive_until,
     sqlite_url,

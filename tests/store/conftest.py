@@ -7,50 +7,22 @@ PostgreSQL cases skip. `db_url` is parametrized over both backends.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from core.clock import ManualClock
 from core.config import ContractTimeoutConfig
 from core.store import ContractRepository, Store, open_store
-from tests.store.helpers import run_outside_loop
-
-PG_ENV = "CONTRACTS_TEST_PG_URL"
-
-
-def _plain_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(_plain_dsn(url))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+from tests.pg import fresh_database
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for this test (dropped afterwards)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"contract_desk_test_{uuid.uuid4().hex[:16]}"
-    run_outside_loop(_admin(base, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _plain_dsn(base, name)
-    finally:
-        run_outside_loop(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database("contract_desk_test") as url:
+        yield url
 
 
 @pytest.fixture

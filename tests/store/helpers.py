@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.actors import Actor, Role
 from core.store import ContractRepository
-
-
-def run_outside_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine to completion on a private loop in another thread.
-
-    Sync fixtures use this so they never touch the event loop pytest-asyncio gives a test.
-    """
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
 
 REVIEWER = Actor("alice", Role.REVIEWER)
 SUPERVISOR = Actor("alice", Role.SUPERVISOR)

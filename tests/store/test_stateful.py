@@ -28,7 +28,8 @@ from core.phase_change import PhaseChangeRequest
 from core.status import TRANSITIONS, ContractStatus
 from core.store import Applied, ContractRepository, Store, open_store, queries
 from core.supervisor import Heartbeat, SupervisorState
-from tests.store.helpers import REVIEWER, SUPERVISOR, run_outside_loop
+from tests.pg import run_outside_loop
+from tests.store.helpers import REVIEWER, SUPERVISOR
 
 PHASES = ["plan", "execute", "research", "specify", "review", "nowhere"]
 DELIVERABLES = ["plan-document", "pull-request", "research-notes", "bogus"]
