@@ -18,7 +18,7 @@ from core.errors import SupervisorNotFound
 from core.events import LoggedEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
-from core.store import event_log
+from core.store import event_log, sqlite_events
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row
 from core.store.schema import contracts, questions, supervisor_heartbeats, supervisor_liveness
@@ -173,6 +173,29 @@ async def events_after(
     found = await store.run_read(work)
     last = found[-1].seq if found and found[-1].seq is not None else after
     return EventPage(tuple(found), last)
+
+
+async def events_after_wire(
+    store: Store,
+    owner: str | None,
+    *,
+    after: int = 0,
+    contract_id: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """`events_after(...).to_wire()`, built from the rows directly on SQLite (the first sync
+    of a replica reads the whole log through this)."""
+    if store.dialect != "sqlite":
+        page = await events_after(store, owner, after=after, contract_id=contract_id, limit=limit)
+        return page.to_wire()
+
+    def work(uow: ReadUnitOfWork) -> list[dict[str, Any]]:
+        return sqlite_events.events_after_wire(
+            uow.conn, after=after, owner=owner, contract_id=contract_id, limit=clamp_limit(limit)
+        )
+
+    found = await store.run_read(work)
+    return {"events": found, "lastSeq": found[-1]["seq"] if found else after}
 
 
 async def head_seq(store: Store, owner: str | None = None) -> int:

@@ -25,10 +25,10 @@ async def events(
     limit: Limit = 100,
     contract_id: Annotated[str | None, Query(alias="contractId", max_length=200)] = None,
 ) -> OrjsonResponse:
-    page = await queries.events_after(
+    page = await queries.events_after_wire(
         ctx.store, actor.owner, after=after, contract_id=contract_id, limit=limit
     )
-    return OrjsonResponse(page.to_wire())
+    return OrjsonResponse(page)
 
 
 @router.get("/contracts/dashboard", response_class=OrjsonResponse)
@@ -44,12 +44,12 @@ async def contract_events(
     contract_id: str, ctx: CtxDep, actor: ActorDep, after: After = 0, limit: Limit = 100
 ) -> OrjsonResponse:
     """The contract's events; a deleted contract's history stays readable."""
-    page = await queries.events_after(
+    page = await queries.events_after_wire(
         ctx.store, actor.owner, after=after, contract_id=contract_id, limit=limit
     )
-    if not page.events and after == 0:
+    if not page["events"] and after == 0:
         await queries.get_contract(ctx.store, contract_id, actor.owner)  # 404 when unknown
-    return OrjsonResponse(page.to_wire())
+    return OrjsonResponse(page)
 
 
 @router.get("/contracts/{contract_id}/export", response_class=OrjsonResponse)
