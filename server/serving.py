@@ -14,6 +14,7 @@ import getpass
 import json
 import logging
 import os
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -191,5 +192,15 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's every request
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_serve_one(args, config))
+        return _event_loop_runner()(_serve_one(args, config))
     return 0
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop where it is installed (uvicorn[standard] brings it): its loop costs less per
+    request than asyncio's, which shows at thousands of requests a second."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
