@@ -74,6 +74,22 @@ async def _writer(
     return sent
 
 
+async def _paused_now(server: ServerProcess) -> set[str]:
+    headers = {"Authorization": f"Bearer {server.keys['admin']}"}
+    paused: set[str] = set()
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        while True:
+            params: dict[str, str | int] = {
+                "status": "paused",
+                "limit": 1000,
+                "offset": len(paused),
+            }
+            page = (await client.get("/api/v1/contracts", params=params, headers=headers)).json()
+            paused |= {c["id"] for c in page["contracts"]}
+            if len(paused) >= page["total"] or not page["contracts"]:
+                return paused
+
+
 async def measure_monitor(
     server: ServerProcess,
     pairs: list[tuple[str, str]],
@@ -87,7 +103,7 @@ async def measure_monitor(
         server.base_url.replace("http", "ws")
         + f"/api/v1/contracts/monitor?api_key={server.keys['admin']}"
     )
-    paused: set[str] = set()
+    paused = await _paused_now(server)  # earlier benchmarks may have paused some
     for fanout in ("own", "all"):
         DROPPED.clear()
         latencies: list[float] = []
