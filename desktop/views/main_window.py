@@ -1,17 +1,14 @@
 """The main window (`mainWindow`): dashboard, contracts with their detail, questions,
 the outbox panel and the status bar, every action in a menu with a shortcut.
 
-The window wires views to the bridge and turns view requests into operations or dialogs.
-Pieces written elsewhere plug in here, imported guarded so the window works without them:
-`desktop.views.questions_panel.QuestionsPanel`, `desktop.views.phase_dialog.
-PhaseConfirmationDialog`, `desktop.views.batch_wizard.BatchWizard` and
-`desktop.notify.make_notifier`. Dialogs open with `open()` (never `exec()`), so tests and
-the event loop keep running.
+The window wires views to the bridge and turns view requests into operations or dialogs:
+the questions panel (its count is the Questions tab's badge), the phase confirmation
+dialog, the batch wizard and the notifier (tray, or an in-window banner). Dialogs open with
+`open()` (never `exec()`), so tests and the event loop keep running.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -36,11 +33,15 @@ from core.model import Contract
 from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.models.outbox import OutboxModel
+from desktop.notify import make_notifier
 from desktop.settings import DeskSettings
+from desktop.views.batch_wizard import BatchWizard
 from desktop.views.conflict_dialog import ConflictDialog
 from desktop.views.contract_detail import ContractDetail, write_export
 from desktop.views.contracts_table import ContractsPage
 from desktop.views.dashboard import DashboardPage
+from desktop.views.phase_dialog import PhaseConfirmationDialog
+from desktop.views.questions_panel import QuestionsPanel
 from desktop.views.settings_dialog import SettingsDialog
 from desktop.views.status_bar import DeskStatusBar, OutboxView
 from sync.outbox import OutboxEntry, OutboxState
@@ -107,8 +108,7 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         self.tabs.addTab(self.dashboard, "&Dashboard")
         self.tabs.addTab(split, "&Contracts")
-        if self.questions is not None:
-            self.tabs.addTab(self.questions, "&Questions")
+        self.tabs.addTab(self.questions, "&Questions")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -195,25 +195,20 @@ class MainWindow(QMainWindow):
         self.detail.resumeRequested.connect(self.resume)
         self.detail.exportRequested.connect(self._ask_export_path)
 
-    def _make_questions_panel(self) -> QWidget | None:
-        panel_class = _optional("desktop.views.questions_panel", "QuestionsPanel")
-        if panel_class is None:
-            return None
-        try:
-            panel: QWidget = panel_class(self.bridge, self.bridge.operations)
-        except TypeError:
-            log.warning("questions panel: unexpected constructor", exc_info=True)
-            return None
-        opener = getattr(panel, "openContractRequested", None)
-        if opener is not None:
-            opener.connect(self.open_contract)
+    def _make_questions_panel(self) -> QuestionsPanel:
+        panel = QuestionsPanel(self.bridge, self.bridge.operations)
+        panel.openContractRequested.connect(self.open_contract)
+        panel.countChanged.connect(self._show_question_count)
         return panel
 
+    def _show_question_count(self, count: int) -> None:
+        """The badge: the Questions tab says how many questions wait on the reviewer."""
+        index = self.tabs.indexOf(self.questions)
+        label = f"&Questions ({count})" if count else "&Questions"
+        self.tabs.setTabText(index, label)
+        self.tabs.setTabToolTip(index, f"{count} open question(s)")
+
     def _make_notifier(self) -> Any:
-        try:
-            from desktop.notify import make_notifier
-        except ImportError:
-            return None
         hub = make_notifier(self)
         hub.openContractRequested.connect(self.open_contract)
         hub.showWindowRequested.connect(self.show_window)
@@ -274,9 +269,7 @@ class MainWindow(QMainWindow):
             self.notifier = None
         for dialog in list(self.dialogs):
             dialog.close()
-        stop_following = getattr(self.questions, "stop_following", None)
-        if callable(stop_following):
-            stop_following()
+        self.questions.stop_following()
 
     def show_window(self) -> None:
         self.showNormal()
@@ -293,9 +286,8 @@ class MainWindow(QMainWindow):
         self.contracts.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def show_questions(self) -> None:
-        if self.questions is not None:
-            self.tabs.setCurrentWidget(self.questions)
-            self.questions.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.tabs.setCurrentWidget(self.questions)
+        self.questions.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def find_contract(self) -> None:
         self.tabs.setCurrentIndex(CONTRACTS)
@@ -345,8 +337,12 @@ class MainWindow(QMainWindow):
             return
         act(contract)
 
-    def confirm_current(self) -> None:
-        self._with_current(self.confirm)
+    def confirm_current(self) -> QDialog | None:
+        contract = self.current_contract()
+        if contract is None:
+            self.status.showMessage("Select a contract first", 4000)
+            return None
+        return self._phase_dialog(contract, "confirm")
 
     def changes_current(self) -> None:
         self._with_current(self.request_changes)
@@ -364,17 +360,14 @@ class MainWindow(QMainWindow):
         self._phase_dialog(contract, "changes")
 
     def _phase_dialog(self, contract: Contract, mode: str) -> QDialog | None:
-        try:
-            from desktop.views.phase_dialog import PhaseConfirmationDialog
-        except ImportError:
-            self.show_error("Phase confirmation", "the confirmation dialog is not available")
-            return None
         snapshot = self.detail.snapshot
         tasks = snapshot.detail.tasks if snapshot and snapshot.contract.id == contract.id else ()
         dialog = PhaseConfirmationDialog(contract, list(tasks), self.bridge.operations, self)
-        focus = getattr(dialog, "focus_feedback", None)
-        if mode == "changes" and callable(focus):
-            focus()
+        # An open dialog keeps up with the contract (a confirmation decided elsewhere
+        # disables its buttons), so a reviewer never confirms what is no longer pending.
+        dialog.follow_updates(self.bridge.contractsUpdated)
+        if mode == "changes":
+            dialog.focus_feedback()
         self._open_dialog(dialog)
         return dialog
 
@@ -391,16 +384,7 @@ class MainWindow(QMainWindow):
         self.bridge.operations.resume(contract.id, contract.version)
 
     def batch(self) -> QDialog | None:
-        wizard_class = _optional("desktop.views.batch_wizard", "BatchWizard")
-        if wizard_class is None:
-            self.show_error("Batch operations", "the batch wizard is not available")
-            return None
-        try:
-            wizard: QDialog = wizard_class(
-                self.bridge.operations, self, contracts=self.bridge.contracts
-            )
-        except TypeError:  # an older wizard without the contracts keyword
-            wizard = wizard_class(self.bridge.operations, self)
+        wizard = BatchWizard(self.bridge.operations, self, contracts=self.bridge.contracts)
         self._open_dialog(wizard)
         return wizard
 
@@ -504,11 +488,3 @@ class MainWindow(QMainWindow):
             if not a.shortcut().isEmpty()
         ]
         self.show_banner(" · ".join(lines))
-
-
-def _optional(module: str, name: str) -> Any:
-    """A class from a module written by someone else, or None while it does not exist."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None

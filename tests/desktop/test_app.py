@@ -223,3 +223,11 @@ def test_batch_wizard_opens_without_blocking(window: MainWindow, qloop: Loop) ->
     assert wizard is not None and wizard.isVisible()
     wizard.reject()
     qloop.until(lambda: not window.dialogs)
+
+
+def test_the_questions_tab_is_a_badge_of_open_questions(window: MainWindow) -> None:
+    index = window.tabs.indexOf(window.questions)
+    window.questions.countChanged.emit(3)
+    assert window.tabs.tabText(index) == "&Questions (3)"
+    window.questions.countChanged.emit(0)
+    assert window.tabs.tabText(index) == "&Questions"

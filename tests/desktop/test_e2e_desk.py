@@ -128,9 +128,12 @@ def test_a_guarded_advance_waits_and_confirming_moves_the_server_contract(
             desk.window.open_contract(contract.id)
             await until(lambda: desk.window.detail.snapshot is not None, 10)
             assert desk.window.detail.buttons["confirm"].isEnabled()
-            await desk.bridge.operations.confirm_phase(
-                contract.id, "execute", shown.version, "ship it"
-            )
+            # The reviewer's way: the confirmation dialog, a comment, the Confirm button.
+            dialog = desk.window.confirm_current()
+            assert dialog is not None and dialog.isVisible()
+            assert dialog.objectName() == "phaseConfirmationDialog"
+            dialog.comment.setPlainText("ship it")
+            dialog.confirm_button.click()
             await until(lambda: _phase(desk, contract.id) == "execute", 20)
             server_copy = (await desk.admin.get_contract(contract.id)).contract
             assert server_copy.phase == "execute"
