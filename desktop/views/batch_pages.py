@@ -228,17 +228,9 @@ class PreviewPage(QWizardPage):
         self.owner = wizard
         self.setObjectName("batchPreviewPage")
         self.setTitle("Preview")
-        self.summary = _label(self, "batchPreviewSummary")
-        self.summary.setAccessibleName("Preview summary")
-        self.model = BatchPreviewModel(self)
-        self.table = QTableView(self)
-        self.table.setObjectName("batchPreviewTable")
-        self.table.setAccessibleName("Contracts the operation would touch")
-        self.table.setModel(self.model)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        self.summary, self.model, self.table = _summary_and_table(
+            self, "batchPreview", "Preview summary", "Contracts the operation would touch"
+        )
         self.answer: dict[str, Any] | None = None
 
     def initializePage(self) -> None:
@@ -332,17 +324,9 @@ class ResultsPage(QWizardPage):
         self.owner = wizard
         self.setObjectName("batchResultsPage")
         self.setTitle("Results")
-        self.summary = _label(self, "batchResultsSummary")
-        self.summary.setAccessibleName("Results summary")
-        self.model = BatchPreviewModel(self)
-        self.table = QTableView(self)
-        self.table.setObjectName("batchResultsTable")
-        self.table.setAccessibleName("Outcome per contract")
-        self.table.setModel(self.model)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        self.summary, self.model, self.table = _summary_and_table(
+            self, "batchResults", "Results summary", "Outcome per contract"
+        )
         self.answer: dict[str, Any] | None = None
         self.failed = False
 
@@ -366,3 +350,21 @@ class ResultsPage(QWizardPage):
 
     def isComplete(self) -> bool:
         return self.answer is not None or self.failed
+
+
+def _summary_and_table(
+    page: QWizardPage, name: str, summary_name: str, table_name: str
+) -> tuple[QLabel, BatchPreviewModel, QTableView]:
+    """A summary line over a table of batch rows: the preview's and the results' layout."""
+    summary = _label(page, f"{name}Summary")
+    summary.setAccessibleName(summary_name)
+    model = BatchPreviewModel(page)
+    table = QTableView(page)
+    table.setObjectName(f"{name}Table")
+    table.setAccessibleName(table_name)
+    table.setModel(model)
+    table.horizontalHeader().setStretchLastSection(True)
+    layout = QVBoxLayout(page)
+    layout.addWidget(summary)
+    layout.addWidget(table, 1)
+    return summary, model, table
