@@ -26,6 +26,22 @@ from core.store.schema import api_keys
 KEY_PREFIX = "cdk_"
 
 
+KEY_HEADER = "x-makima-api-key"
+
+
+def key_from_headers(authorization: str | None, api_key_header: str | None) -> str | None:
+    """The key of `Authorization: Bearer KEY`, else of `x-makima-api-key: KEY` (None: neither).
+
+    The one rule for every entry point: routes, the heartbeat fast path and the monitor.
+    """
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    key = (api_key_header or "").strip()
+    return key or None
+
+
 def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 

@@ -13,9 +13,8 @@ from fastapi import Depends, Request
 
 from core.actors import Actor, Role
 from core.errors import Forbidden
+from server.auth import KEY_HEADER, key_from_headers
 from server.context import ServerContext
-
-KEY_HEADER = "x-makima-api-key"
 
 
 async def get_ctx(request: Request) -> ServerContext:
@@ -27,14 +26,7 @@ CtxDep = Annotated[ServerContext, Depends(get_ctx)]
 
 
 def presented_key(request: Request) -> str | None:
-    """The key of `Authorization: Bearer KEY` or `x-makima-api-key: KEY` (None: neither)."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    key = request.headers.get(KEY_HEADER)
-    return key.strip() if key and key.strip() else None
+    return key_from_headers(request.headers.get("authorization"), request.headers.get(KEY_HEADER))
 
 
 async def current_actor(request: Request, ctx: CtxDep) -> Actor:

@@ -23,7 +23,7 @@ import orjson
 
 from core.errors import ContractNotFound, DomainError, ValidationFailed
 from core.supervisor import Heartbeat
-from server.deps import KEY_HEADER
+from server.auth import KEY_HEADER, key_from_headers
 from server.request_guard import ASGIApp, Receive, Scope, Send, read_body
 
 MAX_BATCH = 10_000
@@ -57,15 +57,10 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def _presented_key(scope: Scope) -> str | None:
-    """The same rule as `server.deps.presented_key`, on raw ASGI headers."""
-    auth = _header(scope, b"authorization")
-    if auth:
-        scheme, _, value = auth.decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    key = _header(scope, KEY_HEADER.encode())
-    text = key.decode("latin-1").strip() if key else ""
-    return text or None
+    auth, key = _header(scope, b"authorization"), _header(scope, KEY_HEADER.encode())
+    return key_from_headers(
+        auth.decode("latin-1") if auth else None, key.decode("latin-1") if key else None
+    )
 
 
 def _takes(scope: Scope) -> re.Match[str] | None:

@@ -47,6 +47,7 @@ from core.store.engine import Store
 from core.store.queries import MAX_LIMIT, events_after
 from core.store.schema import contracts, events
 from core.store.unit_of_work import ReadUnitOfWork
+from server.auth import KEY_HEADER, key_from_headers
 from server.context import ServerContext
 from server.hub import Subscriber
 
@@ -103,10 +104,9 @@ async def monitor(websocket: WebSocket) -> None:
 
 def presented_key(websocket: WebSocket) -> str | None:
     """The API key from `?api_key=`, `Authorization: Bearer`, or `x-makima-api-key`."""
-    bearer = websocket.headers.get("authorization", "")
-    if bearer[:7].lower() == "bearer ":
-        return bearer[7:].strip() or None
-    return websocket.headers.get("x-makima-api-key") or websocket.query_params.get("api_key")
+    headers = websocket.headers
+    in_headers = key_from_headers(headers.get("authorization"), headers.get(KEY_HEADER))
+    return in_headers or websocket.query_params.get("api_key") or None
 
 
 async def _read_subscription(websocket: WebSocket) -> MonitorFilter:
