@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -32,6 +32,7 @@ from core.model import Contract, Question, QuestionStatus
 from core.status import ContractStatus, WaitingFor
 from core.store.queries import SupervisorStatus
 from core.supervisor import Heartbeat
+from core.timing import stale_duration
 from desktop.models.dashboard import duration_text
 from desktop.operations import Operations, TaskRunner, describe_error
 from desktop.ports import OFFLINE, DeskBackend
@@ -73,15 +74,8 @@ class AlertPolicy:
 
 
 def is_stale(contract: Contract, now: datetime, threshold: timedelta) -> bool:
-    """Active and quiet for longer than `threshold` (core.timing's rule, for a GUI threshold).
-
-    Called for every contract on each scan, so it avoids building datetimes."""
-    if contract.status is not ContractStatus.ACTIVE:
-        return False
-    last = contract.last_activity_at
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return last < now - threshold
+    """Stale by core's rule (active and quiet longer than `threshold`), for a GUI threshold."""
+    return stale_duration(contract, now, threshold) is not None
 
 
 class SyncBridge(QObject):

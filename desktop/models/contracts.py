@@ -31,6 +31,7 @@ from PySide6.QtGui import QColor
 from core.clock import utc
 from core.model import Contract
 from core.status import ContractStatus
+from core.timing import stale_duration
 from desktop.models.rows import ROW_ROLE, SORT_ROLE, Index
 
 COLUMNS = ("Name", "Status", "Phase", "Waiting for", "Last activity", "Type", "Version")
@@ -397,8 +398,7 @@ class ContractsFilter(QSortFilterProxyModel):
             return False
         if self._stale is not None:
             now, threshold = self._stale
-            quiet = now - utc(contract.last_activity_at)
-            if contract.status is not ContractStatus.ACTIVE or quiet <= threshold:
+            if stale_duration(contract, now, threshold) is None:
                 return False
         if self._text:
             haystack = f"{contract.name}\n{contract.description or ''}\n{contract.id}"
