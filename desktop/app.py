@@ -3,7 +3,8 @@
     contract-desk                     the embedded local server (started for you)
     contract-desk --demo [N]          ... plus N simulated supervisors (default 4)
     contract-desk --server URL --api-key KEY
-    contract-desk --offline           the local replica only, no connection
+    contract-desk --offline           the replica the last session used, no connection
+    contract-desk --offline --replica PATH   that replica file, no connection
 
 Startup order matters for the first paint: the window shows the replica at once and the
 connection (and, when embedded, the server process) comes up behind it. The API key is kept
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     from desktop.backend import ServiceBackend
     from desktop.embedded import EmbeddedServer
+    from desktop.replicas import ReplicaChoice
     from desktop.views.main_window import MainWindow
 
 log = logging.getLogger("desktop")
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", metavar="URL", help="connect to this contract server")
     parser.add_argument("--api-key", metavar="KEY", help="API key (kept in the OS keyring)")
     parser.add_argument("--offline", action="store_true", help="open the replica, do not connect")
+    parser.add_argument(
+        "--replica", type=Path, metavar="PATH", help="with --offline: open this replica file"
+    )
     parser.add_argument(
         "--data-dir", type=Path, help="settings and data folder (default: per user)"
     )
@@ -124,13 +129,14 @@ class Desk:
 
         plan = make_plan(self.args, self.settings, self.keys)
         url, key = plan.server_url, plan.api_key
+        replica = self._replica(plan)
         if url is None and not plan.offline:
             url, key = await self._prepare_embedded(plan.demo)
-        replica = self.paths.replica_file(plan.replica_name)
-        service = SyncService(replica, url, key)
+        service = SyncService(replica.path, url, key)
         self.backend = ServiceBackend(service, offline=plan.offline or key is None)
         await self.backend.start()
         self._open_window(plan, has_key=key is not None)
+        self._show_replica(replica)
         service.errors.subscribe(self._sync_error)
         if self.embedded is not None:
             self._tasks.append(asyncio.ensure_future(self._watch_embedded()))
@@ -139,6 +145,23 @@ class Desk:
         await self.closed.wait()
         await self._shutdown()
         return self.exit_code
+
+    def _replica(self, plan: Plan) -> ReplicaChoice:
+        from desktop.replicas import choose_replica
+
+        explicit = bool(self.args.server) or self.args.demo is not None
+        planned = self.paths.replica_file(plan.replica_name)
+        chosen = getattr(self.args, "replica", None)
+        return choose_replica(
+            self.paths, planned, offline=plan.offline, explicit=explicit, chosen=chosen
+        )
+
+    def _show_replica(self, choice: ReplicaChoice) -> None:
+        from desktop.replicas import offline_note
+
+        if self.window is not None and self.args.offline:
+            self.window.setWindowTitle(f"Contract Desk — offline: {choice.path.name}")
+            self.window.offline_note = offline_note(choice)
 
     async def _prepare_embedded(self, demo: int | None) -> tuple[str, str]:
         from desktop.embedded import EmbeddedServer

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._banner_timer.timeout.connect(self.banner.hide)
         self.actions_by_name: dict[str, QAction] = {}
         self.alert_feed: AlertFeed | None = None
+        self.offline_note: str | None = None  # which replica an offline start opened, if notable
         self._build()
         self._menus()
         self._connect()
@@ -250,7 +251,10 @@ class MainWindow(QMainWindow):
 
     def _loaded(self) -> None:
         if self.bridge.is_offline:
-            self.show_banner("Offline: showing the contracts synced before. Actions are queued.")
+            self.show_banner(
+                self.offline_note
+                or "Offline: showing the contracts synced before. Actions are queued."
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
