@@ -11,7 +11,7 @@ Lifecycle (`OutboxState`, one table of moves, `move` checks it):
       ▲           │
       └───────────┘  no answer (connection failed, server error): sent again later with the
                      SAME idempotency key — safe, the server replays the first answer.
-    CONFLICT ──► RECONFIRMED (the reviewer re-sent it: a NEW entry with the new version)
+    CONFLICT | REJECTED ──► RECONFIRMED (the reviewer re-sent it: a NEW entry, the version now)
     CONFLICT | REJECTED | QUEUED ──► DROPPED (the reviewer gave it up)
 
 Rules, and the decisions behind them:
@@ -28,6 +28,10 @@ Rules, and the decisions behind them:
   made, the chain's later QUEUED entries move to that version — the reviewer's own change is
   not a conflict. Anyone else's change still is.
 - A batch operation (no contract) is ordered like the rest by the one-at-a-time rule.
+- One decision at a time: while an entry is on its way (QUEUED or SENDING), a second entry
+  of the same contract making the same decision (`decision_of`: a confirm or change request
+  of the same phase, a pause, a resume, an answer to the same question, …) is refused with
+  `ActionAlreadyQueued`. Every writer of the outbox (desktop, scripts) meets the same rule.
 - No optimistic local effect: the replica is corrected by the events the action causes.
 """
 
@@ -53,12 +57,15 @@ from sync.observers import Observers
 from sync.outbox_entry import (
     MOVES,
     VERSIONED,
+    ActionAlreadyQueued,
     ActionKind,
     IllegalOutboxMove,
     OutboxEntry,
     OutboxState,
+    action_noun,
     check_move,
     entry_from_row,
+    queued_duplicate,
 )
 from sync.outbox_send import SentAnswer, current_contract, is_transient, send_action
 from sync.replica import Replica
@@ -69,6 +76,7 @@ S = OutboxState
 __all__ = [
     "MOVES",
     "SEEN",
+    "ActionAlreadyQueued",
     "ActionKind",
     "FlushResult",
     "IllegalOutboxMove",
@@ -76,7 +84,9 @@ __all__ = [
     "OutboxEntry",
     "OutboxState",
     "SentAnswer",
+    "action_noun",
     "check_move",
+    "queued_duplicate",
     "send_action",
 ]
 
@@ -121,6 +131,7 @@ class Outbox:
 
         `expected_version`: the contract version the reviewer saw; by default the replica's
         version now, for kinds whose endpoint checks it (None: no check).
+        Raises ActionAlreadyQueued when the same decision is already on its way.
         """
         now = self.clock.now()
         values = {
@@ -136,6 +147,7 @@ class Outbox:
         }
 
         def work(uow: WriteUnitOfWork) -> OutboxEntry:
+            _refuse_duplicate(uow, contract_id, kind, payload)
             version = expected_version
             if isinstance(version, _Seen):
                 version = _replica_version(uow, contract_id) if kind in VERSIONED else None
@@ -192,9 +204,15 @@ class Outbox:
         )
 
     async def pause(
-        self, contract_id: str, *, expected_version: int | _Seen | None = SEEN
+        self,
+        contract_id: str,
+        *,
+        reason: str | None = None,
+        expected_version: int | _Seen | None = SEEN,
     ) -> OutboxEntry:
-        return await self.change_status(contract_id, "paused", expected_version=expected_version)
+        return await self.change_status(
+            contract_id, "paused", reason=reason, expected_version=expected_version
+        )
 
     async def resume(
         self, contract_id: str, *, expected_version: int | _Seen | None = SEEN
@@ -229,13 +247,14 @@ class Outbox:
     # --- the reviewer's decisions --------------------------------------------------------
 
     async def reconfirm(self, entry_id: int) -> OutboxEntry:
-        """Send a CONFLICT entry again, against the contract's version now: a new entry
-        (new idempotency key, `replaces` = entry_id); the old one becomes RECONFIRMED."""
+        """Send a CONFLICT or REJECTED entry again, against the contract's version now: a new
+        entry (new idempotency key, `replaces` = entry_id); the old one becomes RECONFIRMED."""
         now = self.clock.now()
 
         def work(uow: WriteUnitOfWork) -> tuple[OutboxEntry, OutboxEntry]:
             old = _load(uow, entry_id)
             check_move(entry_id, old.state, S.RECONFIRMED)
+            _refuse_duplicate(uow, old.contract_id, old.kind, old.payload)
             version = _conflict_version(old)
             if version is None:
                 version = _replica_version(uow, old.contract_id)
@@ -405,6 +424,26 @@ class Outbox:
         await self._move(
             entry.id, S.CONFLICT, error_code=error.code, error_message=error.message, result=body
         )
+
+
+def _refuse_duplicate(
+    uow: WriteUnitOfWork,
+    contract_id: str | None,
+    kind: ActionKind,
+    payload: Mapping[str, Any],
+) -> None:
+    """Inside the write: the check and the insert see the same entries."""
+    pending = [S.QUEUED.value, S.SENDING.value]
+    mine = (
+        outbox.c.contract_id.is_(None)
+        if contract_id is None
+        else outbox.c.contract_id == contract_id
+    )
+    query = select(outbox).where(mine, outbox.c.state.in_(pending))
+    entries = [entry_from_row(r) for r in uow.conn.execute(query).mappings()]
+    found = queued_duplicate(entries, contract_id, kind, payload)
+    if found is not None:
+        raise ActionAlreadyQueued(found)
 
 
 def _conflict_version(entry: OutboxEntry) -> int | None:

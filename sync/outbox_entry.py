@@ -6,7 +6,7 @@ See `sync.outbox` for the lifecycle and the rules; this module holds the one tab
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,7 +23,7 @@ class OutboxState(StrEnum):
     APPLIED = "applied"  # the server applied it (or replayed the answer of applying it)
     REJECTED = "rejected"  # the server refused it for good; error_code/error_message say why
     CONFLICT = "conflict"  # the contract changed since the reviewer saw it; reviewer decides
-    RECONFIRMED = "reconfirmed"  # after a conflict, re-sent by the reviewer as a new entry
+    RECONFIRMED = "reconfirmed"  # after a conflict or a refusal, re-sent as a new entry
     DROPPED = "dropped"  # given up by the reviewer
 
     @property
@@ -41,7 +41,7 @@ MOVES: Final[Mapping[OutboxState, frozenset[OutboxState]]] = {
     S.QUEUED: frozenset({S.SENDING, S.DROPPED}),
     S.SENDING: frozenset({S.APPLIED, S.REJECTED, S.CONFLICT, S.QUEUED}),
     S.CONFLICT: frozenset({S.RECONFIRMED, S.DROPPED}),
-    S.REJECTED: frozenset({S.DROPPED}),
+    S.REJECTED: frozenset({S.RECONFIRMED, S.DROPPED}),
     S.APPLIED: frozenset(),
     S.RECONFIRMED: frozenset(),
     S.DROPPED: frozenset(),
@@ -77,6 +77,22 @@ class ActionKind(StrEnum):
     SET_AUTO_COMPLETE = "set_auto_complete"  # enabled
     BATCH = "batch"  # operation, older_than_hours?, status_filter?, reason?, …
     RESTART_SUPERVISOR = "restart_supervisor"
+
+
+class ActionAlreadyQueued(DomainError):
+    """The same decision on the same contract is already on its way (QUEUED or SENDING)."""
+
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, queued: OutboxEntry) -> None:
+        what = action_noun(queued.kind, queued.payload)
+        super().__init__(
+            f"{what[0].upper()}{what[1:]} is already queued for this contract (outbox entry "
+            f"{queued.id}); it is sent when the desk is online. Drop it from the outbox to "
+            "decide differently.",
+            {"entry_id": queued.id, "contract_id": queued.contract_id, "kind": queued.kind.value},
+        )
+        self.queued = queued
 
 
 # Kinds whose endpoint checks `expectedVersion`.
@@ -125,3 +141,56 @@ def entry_from_row(row: RowMapping) -> OutboxEntry:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def action_noun(kind: ActionKind, payload: Mapping[str, Any]) -> str:
+    """The action in a few words ("confirmation of 'execute'", "pause"), for messages."""
+    phase = payload.get("phase")
+    if kind is ActionKind.CONFIRM_PHASE:
+        return f"confirmation of '{phase}'"
+    if kind is ActionKind.REJECT_PHASE:
+        return f"change request for '{phase}'"
+    if kind is ActionKind.CHANGE_STATUS:
+        target = payload.get("target_status")
+        named = {"paused": "pause", "active": "resume"}
+        return named.get(str(target), f"status change to {target}")
+    if kind is ActionKind.ANSWER_QUESTION:
+        return "answer"
+    if kind is ActionKind.BATCH:
+        return f"batch {payload.get('operation')}"
+    return kind.value.replace("_", " ")
+
+
+def decision_of(kind: ActionKind, payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What an action decides. Two entries of one contract deciding the same thing must not
+    both be on their way: the second would be sent after the first changed the contract,
+    and be refused or, worse, applied twice (a confirm and a change request of the same
+    phase are one decision)."""
+    if kind in (ActionKind.CONFIRM_PHASE, ActionKind.REJECT_PHASE):
+        return ("phase decision", payload.get("phase"))
+    if kind is ActionKind.CHANGE_STATUS:
+        return (kind.value, payload.get("target_status"))
+    if kind is ActionKind.ANSWER_QUESTION:
+        return (kind.value, payload.get("question_id"))
+    if kind is ActionKind.RESTART_SUPERVISOR:
+        return (kind.value,)
+    # Edits, auto-complete and batches: only an identical one is a duplicate.
+    return (kind.value, tuple(sorted((k, repr(v)) for k, v in payload.items())))
+
+
+def queued_duplicate(
+    entries: Iterable[OutboxEntry],
+    contract_id: str | None,
+    kind: ActionKind,
+    payload: Mapping[str, Any],
+) -> OutboxEntry | None:
+    """The entry on its way (QUEUED or SENDING) that already makes this decision, if any."""
+    wanted = decision_of(kind, payload)
+    for entry in entries:
+        if (
+            entry.state.is_pending
+            and entry.contract_id == contract_id
+            and decision_of(entry.kind, entry.payload) == wanted
+        ):
+            return entry
+    return None

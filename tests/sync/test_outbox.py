@@ -18,6 +18,7 @@ from core.status import ContractStatus
 from sync.client import ContractClient
 from sync.outbox import (
     MOVES,
+    ActionAlreadyQueued,
     ActionKind,
     IllegalOutboxMove,
     Outbox,
@@ -109,6 +110,7 @@ def test_every_state_has_a_row_and_final_states_have_no_moves() -> None:
     assert {s for s in OutboxState if s.is_final} == {S.APPLIED, S.RECONFIRMED, S.DROPPED}
     assert MOVES[S.SENDING] == {S.APPLIED, S.REJECTED, S.CONFLICT, S.QUEUED}
     assert MOVES[S.CONFLICT] == {S.RECONFIRMED, S.DROPPED}
+    assert MOVES[S.REJECTED] == {S.RECONFIRMED, S.DROPPED}
 
 
 @pytest.mark.parametrize("old", list(OutboxState))
@@ -204,9 +206,54 @@ async def test_a_rejected_entry_does_not_block_later_ones(outbox: Outbox) -> Non
     rejected = await outbox.get(bad.id)
     assert rejected.state is S.REJECTED and rejected.error_code == "INVALID_TRANSITION"
     assert (await outbox.get(good.id)).state is S.APPLIED
+    assert (await outbox.drop(bad.id)).state is S.DROPPED
     with pytest.raises(IllegalOutboxMove):
         await outbox.reconfirm(bad.id)
-    assert (await outbox.drop(bad.id)).state is S.DROPPED
+
+
+async def test_a_rejected_entry_can_be_sent_again_as_a_new_entry(outbox: Outbox) -> None:
+    bad = await outbox.pause("c1", reason="maintenance")
+    async with Server(lambda r: error(403, "FORBIDDEN")).client() as client:
+        assert (await outbox.flush(client)).sent == 1
+    assert (await outbox.get(bad.id)).state is S.REJECTED
+    again = await outbox.reconfirm(bad.id)
+    assert again.state is S.QUEUED and again.replaces == bad.id
+    assert again.payload["reason"] == "maintenance" and again.expected_version == 3
+    assert (await outbox.get(bad.id)).state is S.RECONFIRMED
+    server = Server(status_ok)
+    async with server.client() as client:
+        assert (await outbox.flush(client)).sent == 1
+    assert server.bodies() == [
+        {"targetStatus": "paused", "reason": "maintenance", "expectedVersion": 3}
+    ]
+
+
+async def test_the_same_decision_cannot_be_queued_twice(outbox: Outbox) -> None:
+    first = await outbox.confirm_phase("c1", "execute")
+    with pytest.raises(ActionAlreadyQueued) as raised:
+        await outbox.confirm_phase("c1", "execute", comment="again")
+    assert "Confirmation of 'execute' is already queued" in raised.value.message
+    assert raised.value.details["entry_id"] == first.id
+    # A change request of the same phase is the same decision, taken the other way.
+    with pytest.raises(ActionAlreadyQueued, match="already queued"):
+        await outbox.reject_phase("c1", "execute", "no")
+    await outbox.pause("c1")
+    with pytest.raises(ActionAlreadyQueued, match="Pause is already queued"):
+        await outbox.pause("c1", reason="twice")
+    # Other contracts, other decisions and other questions are free.
+    await outbox.confirm_phase("c2", "execute")
+    await outbox.resume("c1")
+    await outbox.answer_question("c1", "q1", "a")
+    await outbox.answer_question("c1", "q2", "a")
+    with pytest.raises(ActionAlreadyQueued):
+        await outbox.answer_question("c1", "q1", "b")
+    await outbox.batch("pause_all", reason="x")
+    with pytest.raises(ActionAlreadyQueued, match="Batch pause_all"):
+        await outbox.batch("pause_all", reason="x")
+    assert len(await outbox.pending()) == 7
+    # Once the first is no longer on its way, the decision can be taken again.
+    await outbox.drop(first.id)
+    assert (await outbox.confirm_phase("c1", "execute")).state is S.QUEUED
 
 
 async def test_a_version_conflict_waits_for_the_reviewer(outbox: Outbox, replica: Replica) -> None:
@@ -277,7 +324,7 @@ async def test_dropping_a_queued_entry_before_it_is_sent(outbox: Outbox) -> None
 
 async def test_every_kind_reaches_its_endpoint(outbox: Outbox) -> None:
     await outbox.confirm_phase("c1", "execute", comment="ok", expected_version=None)
-    await outbox.reject_phase("c1", "execute", "needs tests", expected_version=None)
+    await outbox.reject_phase("c1", "review", "needs tests", expected_version=None)
     await outbox.answer_question("c1", "q1", "b")
     await outbox.update_contract("c1", phase_guard=False, expected_version=None)
     await outbox.set_auto_complete("c1", False)
