@@ -82,6 +82,7 @@ class ContractsModel(QAbstractTableModel):
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
+        self.badges: dict[str, str] = {}  # contract id → its queued actions ("⏳ pause queued")
 
     # --- the model API -------------------------------------------------------------------
 
@@ -98,6 +99,8 @@ class ContractsModel(QAbstractTableModel):
         if contract is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == NAME and contract.id in self.badges:
+                return f"{contract.name}  {self.badges[contract.id]}"
             return _display(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())
@@ -110,6 +113,17 @@ class ContractsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{COLUMNS[index.column()]}: {_display(contract, index.column())}"
         return None
+
+    def set_badges(self, badges: dict[str, str]) -> None:
+        """The rows whose queued actions changed are redrawn (their Name cell)."""
+        changed = {
+            i for i in badges.keys() | self.badges.keys() if badges.get(i) != self.badges.get(i)
+        }
+        self.badges = dict(badges)
+        for contract_id in changed:
+            row = self.row_of(contract_id)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, NAME), self.index(row, NAME))
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole

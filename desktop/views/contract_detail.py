@@ -34,7 +34,9 @@ from core.status import ContractStatus, WaitingFor
 from desktop.bridge import ContractSnapshot, SyncBridge
 from desktop.models.contracts import status_label
 from desktop.models.detail import HistoryModel, QuestionsModel, TasksModel
+from desktop.models.outbox import PAUSE, RESUME, phase_decision, queued_line, queued_refusal
 from desktop.views.dashboard import make_table
+from desktop.views.phase_dialog import next_phase_of
 
 DONE, CURRENT, TODO = "#27ae60", "#2e86de", "#bdc3c7"
 
@@ -154,6 +156,11 @@ class ContractDetail(QWidget):
         self.summary.setObjectName("detailSummary")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.queued_note = QLabel("")
+        self.queued_note.setObjectName("queuedNote")
+        self.queued_note.setAccessibleName("Queued actions")
+        self.queued_note.setWordWrap(True)
+        self.queued_note.hide()
         self.stepper = PhaseStepper()
         self.deliverables = QListWidget()
         self.deliverables.setObjectName("deliverables")
@@ -172,6 +179,7 @@ class ContractDetail(QWidget):
         self.buttons = self._make_buttons()
         self._layout()
         bridge.contractsChanged.connect(self._changed)
+        bridge.outboxEntry.connect(self._outbox_changed)
         self._enable(None)
 
     # --- building ------------------------------------------------------------------------
@@ -222,6 +230,7 @@ class ContractDetail(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.summary)
+        layout.addWidget(self.queued_note)
         layout.addWidget(self.stepper)
         layout.addWidget(self.deliverables, 1)
         layout.addLayout(row)
@@ -266,6 +275,11 @@ class ContractDetail(QWidget):
         if self.contract_id is not None and self.contract_id in ids:
             self.reload()
 
+    def _outbox_changed(self, entry: Any) -> None:
+        """An action on this contract was queued, sent or refused: its buttons follow."""
+        if self.contract_id is not None and entry.contract_id == self.contract_id:
+            self.reload()
+
     # --- showing -------------------------------------------------------------------------
 
     def show_snapshot(self, snapshot: ContractSnapshot | None) -> None:
@@ -273,6 +287,7 @@ class ContractDetail(QWidget):
         contract = snapshot.contract if snapshot else None
         self.stepper.set_contract(contract)
         self._enable(contract)
+        self._show_queued(snapshot)
         if snapshot is None or contract is None:
             self.title.setText("Select a contract")
             self.summary.setText("")
@@ -324,6 +339,29 @@ class ContractDetail(QWidget):
         self.buttons["pause"].setEnabled(can_pause)
         self.buttons["resume"].setEnabled(known and status is ContractStatus.PAUSED)
         self.buttons["export"].setEnabled(contract is not None)
+
+    def _show_queued(self, snapshot: ContractSnapshot | None) -> None:
+        """Actions of this contract still on their way: one line, and the buttons that would
+        queue the same decision again are off, with the reason as their tooltip."""
+        entries = list(snapshot.outbox) if snapshot is not None else []
+        line = queued_line(entries)
+        self.queued_note.setText(line)
+        self.queued_note.setVisible(bool(line))
+        if snapshot is None:
+            return
+        contract = snapshot.contract
+        decisions = {
+            "confirm": phase_decision(next_phase_of(contract)),
+            "changes": phase_decision(next_phase_of(contract)),
+            "pause": PAUSE,
+            "resume": RESUME,
+        }
+        for key, decision in decisions.items():
+            refusal = queued_refusal(entries, contract.id, decision)
+            button = self.buttons[key]
+            button.setToolTip(refusal or "")
+            if refusal is not None:
+                button.setEnabled(False)
 
     def _request(self, signal: Any) -> None:
         if self.snapshot is not None:

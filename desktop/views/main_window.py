@@ -32,7 +32,15 @@ from PySide6.QtWidgets import (
 from core.model import Contract
 from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
-from desktop.models.outbox import OutboxModel
+from desktop.models.outbox import (
+    PAUSE,
+    RESUME,
+    Decision,
+    OutboxModel,
+    phase_decision,
+    queued_badges,
+    queued_refusal,
+)
 from desktop.notify import make_notifier
 from desktop.settings import DeskSettings
 from desktop.views.batch_wizard import BatchWizard
@@ -40,7 +48,8 @@ from desktop.views.conflict_dialog import ConflictDialog
 from desktop.views.contract_detail import ContractDetail, write_export
 from desktop.views.contracts_table import ContractsPage
 from desktop.views.dashboard import DashboardPage
-from desktop.views.phase_dialog import PhaseConfirmationDialog
+from desktop.views.pause_dialog import PauseDialog
+from desktop.views.phase_dialog import PhaseConfirmationDialog, next_phase_of
 from desktop.views.questions_panel import QuestionsPanel
 from desktop.views.settings_dialog import SettingsDialog
 from desktop.views.status_bar import DeskStatusBar, OutboxView
@@ -79,7 +88,7 @@ class MainWindow(QMainWindow):
         self.questions = self._make_questions_panel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
-        self.outbox_model = OutboxModel(self)
+        self.outbox_model = OutboxModel(self, names=self._contract_name)
         self.outbox_view = OutboxView(self.outbox_model)
         self.status = DeskStatusBar(self.outbox_model, self)
         self.banner = QLabel()
@@ -185,6 +194,13 @@ class MainWindow(QMainWindow):
         b.outboxEntry.connect(self.outbox_model.upsert)
         b.conflict.connect(self.show_conflict)
         b.contractsLoaded.connect(self._loaded)
+        b.contractsLoaded.connect(self.outbox_model.names_changed)
+        for signal in (
+            self.outbox_model.rowsInserted,
+            self.outbox_model.dataChanged,
+            self.outbox_model.modelReset,
+        ):
+            signal.connect(self._show_badges)
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_view.conflictActivated.connect(self.show_conflict)
         self.contracts.contractSelected.connect(self.detail.show_contract)
@@ -201,6 +217,14 @@ class MainWindow(QMainWindow):
         panel.openContractRequested.connect(self.open_contract)
         panel.countChanged.connect(self._show_question_count)
         return panel
+
+    def _contract_name(self, contract_id: str) -> str | None:
+        found = self.bridge.contracts.get(contract_id)
+        return None if found is None else found.name
+
+    def _show_badges(self, *_: object) -> None:
+        """Each contract's row wears its queued actions."""
+        self.contracts.model.set_badges(queued_badges(self.outbox_model.rows))
 
     def _show_question_count(self, count: int) -> None:
         """The badge: the Questions tab says how many questions wait on the reviewer."""
@@ -334,7 +358,7 @@ class MainWindow(QMainWindow):
             return snapshot.contract
         return self.contracts.current_contract()
 
-    def _with_current(self, act: Callable[[Contract], None]) -> None:
+    def _with_current(self, act: Callable[[Contract], object]) -> None:
         contract = self.current_contract()
         if contract is None:
             self.status.showMessage("Select a contract first", 4000)
@@ -347,6 +371,14 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Select a contract first", 4000)
             return None
         return self._phase_dialog(contract, "confirm")
+
+    def _already_queued(self, contract: Contract, decision: Decision) -> bool:
+        """The same decision is on its way: say so instead of queueing it twice (the
+        shortcuts reach here even while the detail's button is off)."""
+        refusal = queued_refusal(self.outbox_model.rows, contract.id, decision)
+        if refusal is not None:
+            self.status.showMessage(refusal, 6000)
+        return refusal is not None
 
     def changes_current(self) -> None:
         self._with_current(self.request_changes)
@@ -364,6 +396,8 @@ class MainWindow(QMainWindow):
         self._phase_dialog(contract, "changes")
 
     def _phase_dialog(self, contract: Contract, mode: str) -> QDialog | None:
+        if self._already_queued(contract, phase_decision(next_phase_of(contract))):
+            return None
         snapshot = self.detail.snapshot
         tasks = snapshot.detail.tasks if snapshot and snapshot.contract.id == contract.id else ()
         dialog = PhaseConfirmationDialog(contract, list(tasks), self.bridge.operations, self)
@@ -375,15 +409,26 @@ class MainWindow(QMainWindow):
         self._open_dialog(dialog)
         return dialog
 
-    def pause(self, contract: Contract) -> None:
+    def pause(self, contract: Contract) -> QDialog | None:
+        """Ask why (the pause dialog), then queue the pause with the reason, against the
+        version the reviewer saw when asking."""
         if contract.status not in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT):
             self.status.showMessage(f"Cannot pause a {contract.status.value} contract", 4000)
-            return
-        self.bridge.operations.pause(contract.id, contract.version, "paused by the reviewer")
+            return None
+        if self._already_queued(contract, PAUSE):
+            return None
+        dialog = PauseDialog(contract, self)
+        dialog.pauseRequested.connect(
+            lambda reason: self.bridge.operations.pause(contract.id, contract.version, reason)
+        )
+        self._open_dialog(dialog)
+        return dialog
 
     def resume(self, contract: Contract) -> None:
         if contract.status is not ContractStatus.PAUSED:
             self.status.showMessage("Only a paused contract can be resumed", 4000)
+            return
+        if self._already_queued(contract, RESUME):
             return
         self.bridge.operations.resume(contract.id, contract.version)
 

@@ -18,6 +18,7 @@ from desktop.bridge import SyncBridge
 from desktop.ports import LIVE, OFFLINE
 from desktop.settings import DeskPaths, DeskSettings, KeyStore
 from desktop.views.main_window import MainWindow
+from desktop.views.pause_dialog import PauseDialog
 from sync.outbox import OutboxState
 from tests.desktop.conftest import LocalBackend, Loop, make_contract
 
@@ -77,7 +78,7 @@ def test_shortcuts_switch_pages_and_focus_search(
 
 
 def test_open_contract_selects_it_and_shows_its_detail(
-    window: MainWindow, bridge: SyncBridge, backend: LocalBackend, qloop: Loop
+    qtbot: QtBot, window: MainWindow, bridge: SyncBridge, backend: LocalBackend, qloop: Loop
 ) -> None:
     waiting = make_contract(
         4, status=ContractStatus.WAITING_FOR_INPUT, waiting_for=WaitingFor.PHASE_CONFIRMATION
@@ -90,8 +91,13 @@ def test_open_contract_selects_it_and_shows_its_detail(
     assert window.contracts.current_contract().id == waiting.id
     assert window.current_contract().id == waiting.id
     window.pause_current()
+    asked = window.dialogs[-1]
+    assert isinstance(asked, PauseDialog)
+    qtbot.keyClicks(asked.reason, "lunch")
+    qtbot.keyClick(asked.reason, Qt.Key.Key_Return)
     qloop.until(lambda: window.outbox_model.rowCount() == 1)
     assert window.outbox_model.rows[0].payload["target_status"] == "paused"
+    assert window.outbox_model.rows[0].payload["reason"] == "lunch"
     assert window.status.outbox_button.text() == "Outbox: 1 queued"
     window.resume_current()  # not paused: refused locally, nothing queued
     assert window.outbox_model.rowCount() == 1

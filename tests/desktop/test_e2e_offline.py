@@ -1,0 +1,185 @@
+"""Offline must be honest (issue 8, items 7, 8, 9 and 12), against a real `contract-server`
+process, with the real main window driven by clicks and key presses:
+
+- a confirmation queued while the server is down shows on its contract (badge in the row, a
+  line in the detail pane), Confirm is off with the reason as tooltip, Ctrl+Return and the
+  outbox itself refuse a second one; back online it is sent once;
+- a refused action stays in the outbox until the reviewer opens it and retries or discards
+  it, after a restart too; the status bar's count and the outbox view agree;
+- pausing asks for the reason (Enter pauses, Esc cancels; the Ctrl+P shortcut too) and the
+  reason reaches the contract's history on the server;
+- quitting with actions queued asks first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QPushButton
+from pytestqt.qtbot import QtBot
+
+from core.model import Contract
+from core.status import ContractStatus
+from desktop.models.contracts import NAME
+from desktop.ports import LIVE, OFFLINE
+from desktop.views.main_window import MainWindow
+from desktop.views.pause_dialog import PauseDialog
+from desktop.views.phase_dialog import PhaseConfirmationDialog
+from sync.outbox import OutboxState
+from tests.desktop.conftest import Loop, until
+from tests.desktop.test_e2e_desk import Desk, open_desk
+from tests.sync.server_fixture import ServerProcess, start_server
+
+pytestmark = pytest.mark.timeout(240)
+LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    process = start_server(tmp_path / "server")
+    try:
+        yield process
+    finally:
+        process.stop()
+        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
+
+
+async def _active(desk: Desk) -> Contract:
+    contract = await desk.admin.create_contract(f"active-{uuid.uuid4().hex[:6]}", "simple")
+    await desk.supervisor.create_task(contract.id, "supervisor", is_supervisor=True)
+    await desk.supervisor.change_status(contract.id, "active")
+    return (await desk.admin.get_contract(contract.id)).contract
+
+
+async def _shown(desk: Desk, contract_id: str, button: str) -> QPushButton:
+    """Open the contract in the detail pane; returns the button once it is usable."""
+    desk.window.open_contract(contract_id)
+    detail = desk.window.detail
+    found = detail.buttons[button]
+
+    def ready() -> bool:
+        shown = detail.snapshot
+        return shown is not None and shown.contract.id == contract_id and found.isEnabled()
+
+    await until(ready, 20)
+    return found
+
+
+def _name_cell(window: MainWindow, contract_id: str) -> str:
+    model = window.contracts.model
+    row = model.row_of(contract_id)
+    return "" if row is None else str(model.index(row, NAME).data())
+
+
+def _last_dialog(window: MainWindow) -> QDialog | None:
+    return window.dialogs[-1] if window.dialogs else None
+
+
+def test_a_queued_confirmation_shows_on_its_contract_and_is_not_queued_twice(
+    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with open_desk(server, tmp_path / "replica.db", qtbot) as desk:
+            window, detail = desk.window, desk.window.detail
+            contract = await desk.waiting_for_confirmation()
+            await until(lambda: desk.waits(contract.id), 20)
+            await asyncio.to_thread(server.stop)
+            await until(lambda: desk.bridge.state == OFFLINE, 20)
+
+            confirm = await _shown(desk, contract.id, "confirm")
+            qtbot.mouseClick(confirm, LEFT)
+            dialog = _last_dialog(window)
+            assert isinstance(dialog, PhaseConfirmationDialog)
+            qtbot.mouseClick(dialog.confirm_button, LEFT)
+            await until(lambda: window.outbox_model.pending_count() == 1, 10)
+
+            # The contract shows what is queued, and Confirm is off with the reason.
+            await until(lambda: not confirm.isEnabled(), 10)
+            assert "already queued" in confirm.toolTip()
+            assert not detail.buttons["changes"].isEnabled()
+            assert detail.queued_note.isVisible()
+            assert "confirmation of 'execute'" in detail.queued_note.text()
+            assert "⏳ confirmation queued" in _name_cell(window, contract.id)
+
+            # The shortcut does not open a second confirmation either.
+            window.show_contracts()
+            window.activateWindow()
+            await until(window.isActiveWindow, 10)
+            before = len(window.dialogs)
+            qtbot.keyClick(
+                window.contracts.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+            )
+            assert len(window.dialogs) == before
+            assert "already queued" in window.status.currentMessage()
+
+            # Nor does the outbox, whoever asks: the operation fails with the reason.
+            failures: list[tuple[str, str]] = []
+            desk.bridge.operationFailed.connect(lambda t, m: failures.append((t, m)))
+            desk.bridge.operations.confirm_phase(contract.id, "execute", contract.version)
+            await until(lambda: bool(failures), 10)
+            assert "already queued" in failures[0][1]
+            assert window.outbox_model.pending_count() == 1
+
+            # Back online it is sent once, and the contract stops showing it.
+            await asyncio.to_thread(server.restart)
+            await until(lambda: desk.bridge.state == LIVE, 30)
+            applied = [OutboxState.APPLIED]
+            await until(lambda: [e.state for e in window.outbox_model.rows] == applied, 30)
+            await until(lambda: "⏳" not in _name_cell(window, contract.id), 10)
+            await until(lambda: not detail.queued_note.isVisible(), 10)
+            server_copy = (await desk.admin.get_contract(contract.id)).contract
+            assert server_copy.phase == "execute"
+
+    qloop.run(scenario(), 180)
+
+
+def test_pause_asks_for_the_reason_and_sends_it(
+    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with open_desk(server, tmp_path / "replica.db", qtbot) as desk:
+            window = desk.window
+            first, second = await _active(desk), await _active(desk)
+            pause = await _shown(desk, first.id, "pause")
+            qtbot.mouseClick(pause, LEFT)
+            dialog = _last_dialog(window)
+            assert isinstance(dialog, PauseDialog) and dialog.isVisible()
+            qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)  # no reason yet: nothing happens
+            assert dialog.isVisible() and window.outbox_model.rowCount() == 0
+            qtbot.keyClicks(dialog.reason, "waiting for the security review")
+            qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)
+            assert not dialog.isVisible()
+            await until(lambda: _status(desk, first.id) is ContractStatus.PAUSED, 20)
+            history = (await desk.admin.contract_events(first.id)).events
+            paused = [e for e in history if e.payload.get("new_status") == "paused"]
+            assert paused and paused[-1].payload.get("reason") == "waiting for the security review"
+
+            # Ctrl+P on another contract asks too; Esc cancels and nothing is queued.
+            await _shown(desk, second.id, "pause")
+            window.show_contracts()
+            window.activateWindow()
+            await until(window.isActiveWindow, 10)
+            qtbot.keyClick(
+                window.contracts.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier
+            )
+            asked = _last_dialog(window)
+            assert isinstance(asked, PauseDialog) and asked.contract.id == second.id
+            qtbot.keyClick(asked.reason, Qt.Key.Key_Escape)
+            await until(lambda: not window.dialogs, 5)
+            await asyncio.sleep(0.5)
+            assert window.outbox_model.rowCount() == 1
+            assert (
+                await desk.admin.get_contract(second.id)
+            ).contract.status is ContractStatus.ACTIVE
+
+    qloop.run(scenario(), 180)
+
+
+def _status(desk: Desk, contract_id: str) -> ContractStatus | None:
+    found = desk.bridge.contracts.get(contract_id)
+    return None if found is None else found.status
