@@ -1,10 +1,14 @@
-"""A conflict: the contract changed after the reviewer acted on it.
+"""An outbox entry that needs the reviewer: a conflict, or a refusal.
 
-The dialog (objectName `conflictDialog`) shows the action, the version the reviewer saw
-and the contract as it is now, field by field, with what happened since (from the local
-history). The reviewer re-confirms against the new version (`reconfirmRequested(entry_id)`)
-or drops the action (`dropRequested(entry_id)`); "Decide later" leaves the entry in
-CONFLICT in the outbox. Opened with `open()`, never `exec()`.
+A conflict: the contract changed after the reviewer acted on it. The dialog (objectName
+`conflictDialog`) shows the action, the version the reviewer saw and the contract as it is
+now, field by field, with what happened since (from the local history). The reviewer
+re-confirms against the new version (`reconfirmRequested(entry_id)`) or drops the action
+(`dropRequested(entry_id)`); "Decide later" leaves the entry waiting in the outbox.
+
+A refusal (REJECTED): the same dialog says what the server answered and offers to send the
+action again (against the contract's version now) or to discard it. Opened with `open()`,
+never `exec()`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from core.events import LoggedEvent
 from core.model import Contract
 from desktop.models.detail import event_actor, event_summary
 from desktop.models.outbox import action_text
-from sync.outbox import OutboxEntry
+from sync.outbox import OutboxEntry, OutboxState
 
 FIELDS = (
     ("version", "Version"),
@@ -79,11 +83,8 @@ class ConflictDialog(QDialog):
             else (entry.result or {}).get("details", {}).get("actual_version")
         )
         self.new_version = version if isinstance(version, int) else None
-        intro = QLabel(
-            f"You asked to “{action_text(entry)}” on version {entry.expected_version}, "
-            f"but the contract is now at version {self.new_version or '?'}. "
-            "Check what changed, then re-confirm against the new version or drop the action."
-        )
+        self.refused = entry.state is OutboxState.REJECTED
+        intro = QLabel(self._intro(entry))
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
         self.fields = self._table(
@@ -99,9 +100,10 @@ class ConflictDialog(QDialog):
             [(e.at.strftime("%H:%M:%S"), event_actor(e), event_summary(e)) for e in since],
         )
         buttons = QDialogButtonBox()
-        self.reconfirm_button = QPushButton(f"&Re-confirm on version {self.new_version or '?'}")
+        again = "&Retry" if self.refused else f"&Re-confirm on version {self.new_version or '?'}"
+        self.reconfirm_button = QPushButton(again)
         self.reconfirm_button.setObjectName("reconfirmButton")
-        self.drop_button = QPushButton("&Drop my action")
+        self.drop_button = QPushButton("&Discard" if self.refused else "&Drop my action")
         self.drop_button.setObjectName("dropButton")
         self.later_button = QPushButton("Decide &later")
         self.later_button.setObjectName("laterButton")
@@ -113,13 +115,30 @@ class ConflictDialog(QDialog):
         self.later_button.clicked.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(QLabel("What changed:"))
-        layout.addWidget(self.fields)
+        if not self.refused:
+            layout.addWidget(QLabel("What changed:"))
+            layout.addWidget(self.fields)
         layout.addWidget(QLabel("What happened since you acted:"))
         layout.addWidget(self.events)
+        if self.refused:
+            self.setWindowTitle("The server refused your action")
+            self.fields.hide()
         layout.addWidget(buttons)
         self.reconfirm_button.setDefault(True)
         self.resize(640, 420)
+
+    def _intro(self, entry: OutboxEntry) -> str:
+        if entry.state is OutboxState.REJECTED:
+            why = entry.error_message or entry.error_code or "no reason given"
+            return (
+                f"The server refused “{action_text(entry)}”: {why}. "
+                "Retry sends it again against the contract as it is now; Discard gives it up."
+            )
+        return (
+            f"You asked to “{action_text(entry)}” on version {entry.expected_version}, "
+            f"but the contract is now at version {self.new_version or '?'}. "
+            "Check what changed, then re-confirm against the new version or drop the action."
+        )
 
     def _table(
         self, name: str, accessible: str, headers: list[str], rows: Sequence[Sequence[str]]

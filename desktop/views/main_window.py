@@ -37,6 +37,7 @@ from desktop.models.outbox import (
     RESUME,
     Decision,
     OutboxModel,
+    action_text,
     phase_decision,
     queued_badges,
     queued_refusal,
@@ -48,6 +49,7 @@ from desktop.views.conflict_dialog import ConflictDialog
 from desktop.views.contract_detail import ContractDetail, write_export
 from desktop.views.contracts_table import ContractsPage
 from desktop.views.dashboard import DashboardPage
+from desktop.views.outbox_panel import OutboxPanel
 from desktop.views.pause_dialog import PauseDialog
 from desktop.views.phase_dialog import PhaseConfirmationDialog, next_phase_of
 from desktop.views.questions_panel import QuestionsPanel
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("mainTabs")
         self.outbox_model = OutboxModel(self, names=self._contract_name)
         self.outbox_view = OutboxView(self.outbox_model)
+        self.outbox_panel = OutboxPanel(self.outbox_view)
         self.status = DeskStatusBar(self.outbox_model, self)
         self.banner = QLabel()
         self.banner.setObjectName("infoBanner")
@@ -128,7 +131,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.outbox_dock = QDockWidget("Outbox", self)
         self.outbox_dock.setObjectName("outboxDock")
-        self.outbox_dock.setWidget(self.outbox_view)
+        self.outbox_dock.setWidget(self.outbox_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.outbox_dock)
         self.outbox_dock.hide()
         self.setStatusBar(self.status)
@@ -180,7 +183,10 @@ class MainWindow(QMainWindow):
         tools.addAction(self._action("actionBatch", "&Batch operations…", "Ctrl+B", self.batch))
         tools.addAction(
             self._action(
-                "actionConflicts", "Resolve &conflicts…", "Ctrl+Shift+C", self.next_conflict
+                "actionConflicts",
+                "Resolve &conflicts and refusals…",
+                "Ctrl+Shift+C",
+                self.next_conflict,
             )
         )
         help_menu = bar.addMenu("&Help")
@@ -202,7 +208,10 @@ class MainWindow(QMainWindow):
         ):
             signal.connect(self._show_badges)
         self.status.outboxToggled.connect(self.toggle_outbox)
-        self.outbox_view.conflictActivated.connect(self.show_conflict)
+        self.outbox_panel.openRequested.connect(self.show_conflict)
+        self.outbox_panel.retryRequested.connect(self.bridge.operations.reconfirm)
+        self.outbox_panel.discardRequested.connect(self.bridge.operations.drop)
+        b.outboxEntry.connect(self._refused)
         self.contracts.contractSelected.connect(self.detail.show_contract)
         self.contracts.contractActivated.connect(self.open_contract)
         self.dashboard.contractActivated.connect(self.open_contract)
@@ -324,6 +333,7 @@ class MainWindow(QMainWindow):
     def toggle_outbox(self) -> None:
         self.outbox_dock.setVisible(not self.outbox_dock.isVisible())
         if self.outbox_dock.isVisible():
+            self.outbox_panel.select_first_needing_you()
             self.outbox_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def refresh(self) -> None:
@@ -497,11 +507,24 @@ class MainWindow(QMainWindow):
         self.conflict_dialog = None
 
     def next_conflict(self) -> None:
-        waiting = [e for e in self.outbox_model.rows if e.state is OutboxState.CONFLICT]
+        """The oldest entry that needs the reviewer: the same ones the status bar counts."""
+        waiting = self.outbox_model.needing_attention()
         if waiting:
             self.show_conflict(waiting[0])
         else:
-            self.status.showMessage("No conflicts", 3000)
+            self.status.showMessage("Nothing in the outbox needs you", 3000)
+
+    def _refused(self, entry: OutboxEntry) -> None:
+        """A refusal is said at once (a conflict opens its dialog by itself)."""
+        if entry.state is not OutboxState.REJECTED:
+            return
+        where = self._contract_name(entry.contract_id) if entry.contract_id else None
+        self.show_banner(
+            f"The server refused “{action_text(entry)}”"
+            + (f" on {where}" if where else "")
+            + f": {entry.error_message or entry.error_code}. Open the outbox (Ctrl+Shift+O) "
+            "to retry or discard it."
+        )
 
     # --- settings ------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 The connection label says live, connecting, catching up, or offline since when. The outbox
 button counts queued actions and those needing the reviewer; it toggles the outbox panel,
-a table of every action taken with its outcome. Selecting a conflict there (Enter) asks
-the main window to open the conflict dialog.
+a table of every action taken with its outcome. Enter on an entry that needs the reviewer
+(a conflict or a refusal) asks the main window to open it (`entryActivated`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.clock import utc
-from desktop.models.outbox import OutboxModel
+from desktop.models.outbox import NEEDS_YOU, OutboxModel
 from desktop.models.rows import ROW_ROLE
 from desktop.ports import CATCHING_UP, CONNECTING, LIVE, OFFLINE
-from sync.outbox import OutboxEntry, OutboxState
+from sync.outbox import OutboxEntry
 
 
 def connection_text(state: str, since: datetime | None) -> str:
@@ -58,7 +58,7 @@ class ConnectionStatus(QLabel):
 class OutboxView(QTableView):
     """Every action the reviewer took, with its outcome."""
 
-    conflictActivated = Signal(object)  # OutboxEntry in CONFLICT
+    entryActivated = Signal(object)  # an OutboxEntry in CONFLICT or REJECTED
 
     def __init__(self, model: OutboxModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,8 +77,8 @@ class OutboxView(QTableView):
 
     def _activated(self, index: QModelIndex) -> None:
         entry = index.data(ROW_ROLE)
-        if isinstance(entry, OutboxEntry) and entry.state is OutboxState.CONFLICT:
-            self.conflictActivated.emit(entry)
+        if isinstance(entry, OutboxEntry) and entry.state in NEEDS_YOU:
+            self.entryActivated.emit(entry)
 
 
 class DeskStatusBar(QStatusBar):

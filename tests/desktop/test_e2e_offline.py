@@ -180,6 +180,83 @@ def test_pause_asks_for_the_reason_and_sends_it(
     qloop.run(scenario(), 180)
 
 
+def test_a_refused_action_can_be_opened_retried_or_discarded_after_a_restart(
+    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+) -> None:
+    replica = tmp_path / "replica.db"
+    active = ContractStatus.ACTIVE
+
+    async def refused() -> tuple[Contract, Contract]:
+        async with open_desk(server, replica, qtbot) as desk:
+            window = desk.window
+            first, second = await _active(desk), await _active(desk)
+            await until(lambda: _status(desk, first.id) is active, 20)
+            await until(lambda: _status(desk, second.id) is active, 20)
+            # Resuming an active contract: the outbox takes it, the server refuses it.
+            desk.bridge.operations.resume(first.id, first.version)
+            desk.bridge.operations.resume(second.id, second.version)
+            await until(lambda: len(window.outbox_model.needing_attention()) == 2, 20)
+            assert window.status.outbox_button.text() == "Outbox: 2 need you"
+            assert "refused" in window.banner.text() and second.name in window.banner.text()
+            return first, second
+
+    first, second = qloop.run(refused(), 120)
+
+    async def after_restart() -> None:
+        async with open_desk(server, replica, qtbot) as desk:
+            window = desk.window
+            await until(lambda: window.status.outbox_button.text() == "Outbox: 2 need you", 10)
+            # "Resolve conflicts and refusals" opens the oldest one, the refusal.
+            window.activateWindow()
+            await until(window.isActiveWindow, 10)
+            ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+            qtbot.keyClick(window.contracts, Qt.Key.Key_C, ctrl_shift)
+            await until(lambda: window.conflict_dialog is not None, 10)
+            dialog = window.conflict_dialog
+            assert dialog is not None and dialog.refused
+            assert dialog.entry.contract_id == first.id
+            qtbot.mouseClick(dialog.later_button, LEFT)
+            await until(lambda: window.conflict_dialog is None, 10)
+
+            # The status bar's button opens the outbox on the first entry that needs you.
+            qtbot.mouseClick(window.status.outbox_button, LEFT)
+            assert window.outbox_dock.isVisible()
+            panel, model = window.outbox_panel, window.outbox_model
+            await until(lambda: first.name in _column(model, 2), 10)
+            assert second.name in _column(model, 2) and first.id not in _column(model, 2)
+            assert "2 action(s) need you" in panel.summary.text()
+            selected = panel.selected()
+            assert selected is not None and selected.contract_id == first.id
+            qtbot.mouseClick(panel.open_button, LEFT)
+            await until(lambda: window.conflict_dialog is not None, 10)
+            opened = window.conflict_dialog
+            assert opened is not None
+            qtbot.mouseClick(opened.later_button, LEFT)
+            await until(lambda: window.conflict_dialog is None, 10)
+
+            # Someone paused the first contract meanwhile: retrying its resume now works.
+            await desk.admin.change_status(first.id, "paused", reason="elsewhere")
+            await until(lambda: _status(desk, first.id) is ContractStatus.PAUSED, 20)
+            qtbot.mouseClick(panel.retry_button, LEFT)
+            await until(lambda: _status(desk, first.id) is active, 20)
+            # The second one is given up.
+            row = next(r for r, e in enumerate(model.rows) if e.contract_id == second.id)
+            cell = window.outbox_view.visualRect(model.index(row, 1)).center()
+            qtbot.mouseClick(window.outbox_view.viewport(), LEFT, pos=cell)
+            qtbot.mouseClick(panel.discard_button, LEFT)
+            await until(lambda: window.status.outbox_button.text() == "Outbox: all sent", 20)
+            assert panel.summary.text() == "Nothing here needs you."
+            states = sorted(e.state.value for e in model.rows)
+            assert states == ["applied", "dropped", "reconfirmed"]
+
+    qloop.run(after_restart(), 120)
+
+
+def _column(model: object, column: int) -> list[str]:
+    rows = model.rowCount()  # type: ignore[attr-defined]
+    return [str(model.index(r, column).data()) for r in range(rows)]  # type: ignore[attr-defined]
+
+
 def _status(desk: Desk, contract_id: str) -> ContractStatus | None:
     found = desk.bridge.contracts.get(contract_id)
     return None if found is None else found.status

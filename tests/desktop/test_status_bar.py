@@ -83,7 +83,7 @@ def test_outbox_view_lists_outcomes_and_opens_conflicts(qtbot: QtBot) -> None:
     )
     assert [model.index(r, 4).data() for r in range(4)] == [
         "queued (tried 2 times, will retry)",
-        "rejected: Invalid transition",
+        "rejected — needs you: Invalid transition",
         "conflict — needs you",
         "applied",
     ]
@@ -91,11 +91,13 @@ def test_outbox_view_lists_outcomes_and_opens_conflicts(qtbot: QtBot) -> None:
     assert action_text(entry(5, OutboxState.QUEUED)) == "Confirm phase execute"
     assert outcome_text(entry(6, OutboxState.SENDING)) == "sending…"
     opened: list[OutboxEntry] = []
-    view.conflictActivated.connect(opened.append)
+    view.entryActivated.connect(opened.append)
     view.setCurrentIndex(model.index(0, 0))
     qtbot.keyClick(view, Qt.Key.Key_Return)
-    assert opened == []  # not a conflict
+    assert opened == []  # queued: nothing to decide
     view.setCurrentIndex(model.index(2, 0))
     qtbot.keyClick(view, Qt.Key.Key_Return)
-    assert [e.id for e in opened] == [3]
+    view.setCurrentIndex(model.index(1, 0))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert [e.id for e in opened] == [3, 2]  # a conflict and a refusal alike
     assert [e.id for e in model.needing_attention()] == [2, 3]
