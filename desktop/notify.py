@@ -151,6 +151,10 @@ class Notifier(Protocol):
         """What waits on the reviewer (the badge) and whether notifications are muted."""
         ...
 
+    def set_connection(self, offline: bool, queued: int) -> None:
+        """Offline or not, and how many actions are queued (the tooltip and the icon)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -212,6 +216,8 @@ class Notifications(QObject):
         self.backend: Notifier | None = None
         self.waiting: tuple[WaitingItem, ...] = ()
         self.muted_until: datetime | None = None
+        self.offline = False
+        self.queued = 0
         self.grouper = AlertGrouper(window_ms, self)
         self.grouper.grouped.connect(self._present)
         self._feed: AlertFeed | None = None
@@ -219,6 +225,15 @@ class Notifications(QObject):
     def attach(self, backend: Notifier) -> None:
         self.backend = backend
         backend.set_waiting(self.waiting, self.muted_until)
+        backend.set_connection(self.offline, self.queued)
+
+    def set_connection(self, offline: bool, queued: int) -> None:
+        """While offline the badge's count is as of the last sync: the backend says so."""
+        if (offline, queued) == (self.offline, self.queued):
+            return
+        self.offline, self.queued = offline, queued
+        if self.backend is not None:
+            self.backend.set_connection(offline, queued)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -338,6 +353,45 @@ def base_icon(size: int = ICON_SIZE) -> QPixmap:
 
 
 BADGE_COLOR = QColor("#d32f2f")
+OFFLINE_COLOR = QColor("#616161")
+
+
+def offline_pixmap(base: QPixmap, size: int = ICON_SIZE) -> QPixmap:
+    """`base` faded, with a grey "no connection" disc in the bottom-left corner."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setOpacity(0.45)
+    painter.drawPixmap(0, 0, base.scaled(size, size))
+    painter.setOpacity(1.0)
+    radius = size * 0.22
+    centre = QPointF(radius + 1, size - radius - 1)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(OFFLINE_COLOR)
+    painter.drawEllipse(centre, radius, radius)
+    painter.setPen(QColor("white"))
+    inner = radius * 0.55
+    painter.drawLine(
+        QPointF(centre.x() - inner, centre.y() + inner),
+        QPointF(centre.x() + inner, centre.y() - inner),
+    )
+    painter.end()
+    return pixmap
+
+
+def tray_tooltip(waiting: int, offline: bool, queued: int, muted: bool) -> str:
+    """The tray's tooltip: what waits, and while offline that the count is from the last
+    sync and how many actions are queued."""
+    if offline:
+        text = f"{APP_NAME}: offline"
+        if queued:
+            text += f", {queued} action{'s' if queued != 1 else ''} queued"
+        if waiting:
+            text += f"; {waiting} waiting at the last sync"
+    else:
+        text = f"{APP_NAME}: {waiting} waiting" if waiting else APP_NAME
+    return text + (" (muted)" if muted else "")
 
 
 def badge_pixmap(count: int, base: QPixmap | None = None, size: int = ICON_SIZE) -> QPixmap:
@@ -376,6 +430,8 @@ class TrayNotifier(QObject):
         self.count = 0
         self.last_group: AlertGroup | None = None
         self.muted_until: datetime | None = None
+        self.offline = False
+        self.queued = 0
         self.menu = QMenu()  # a tray menu has no parent widget: deleted with this object
         self.menu.setObjectName("trayMenu")
         self.destroyed.connect(self.menu.deleteLater)
@@ -396,10 +452,18 @@ class TrayNotifier(QObject):
     def set_waiting(self, items: Sequence[WaitingItem], muted_until: datetime | None) -> None:
         self.count = len(items)
         self.muted_until = muted_until
-        self.tray.setIcon(QIcon(badge_pixmap(self.count, self.base)))
-        tip = f"{APP_NAME}: {self.count} waiting" if self.count else APP_NAME
-        self.tray.setToolTip(tip + (" (muted)" if muted_until else ""))
+        self._show_state()
         self._fill_menu(items)
+
+    def set_connection(self, offline: bool, queued: int) -> None:
+        self.offline, self.queued = offline, queued
+        self._show_state()
+
+    def _show_state(self) -> None:
+        base = offline_pixmap(self.base) if self.offline else self.base
+        self.tray.setIcon(QIcon(badge_pixmap(self.count, base)))
+        muted = self.muted_until is not None
+        self.tray.setToolTip(tray_tooltip(self.count, self.offline, self.queued, muted))
 
     def _fill_menu(self, items: Sequence[WaitingItem]) -> None:
         self.menu.clear()
@@ -454,6 +518,8 @@ class BannerNotifier(QObject):
         self.host = host
         self.count = 0
         self.muted_until: datetime | None = None
+        self.offline = False
+        self.queued = 0
         self.banner = AlertBanner(window)
         self.banner.openRequested.connect(host.open_contract)
         self.banner.muteRequested.connect(host.toggle_mute)
@@ -464,7 +530,14 @@ class BannerNotifier(QObject):
     def set_waiting(self, items: Sequence[WaitingItem], muted_until: datetime | None) -> None:
         self.count = len(items)
         self.muted_until = muted_until
-        self.banner.setToolTip(f"{self.count} waiting" if self.count else "")
+        self._show_state()
+
+    def set_connection(self, offline: bool, queued: int) -> None:
+        self.offline, self.queued = offline, queued
+        self._show_state()
+
+    def _show_state(self) -> None:
+        self.banner.setToolTip(tray_tooltip(self.count, self.offline, self.queued, False))
 
     def close(self) -> None:
         self.banner.hide()

@@ -53,6 +53,7 @@ from desktop.views.outbox_panel import OutboxPanel
 from desktop.views.pause_dialog import PauseDialog
 from desktop.views.phase_dialog import PhaseConfirmationDialog, next_phase_of
 from desktop.views.questions_panel import QuestionsPanel
+from desktop.views.quit_dialog import QuitDialog
 from desktop.views.settings_dialog import SettingsDialog
 from desktop.views.status_bar import DeskStatusBar, OutboxView
 from sync.outbox import OutboxEntry, OutboxState
@@ -104,10 +105,14 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self.alert_feed: AlertFeed | None = None
         self.offline_note: str | None = None  # which replica an offline start opened, if notable
+        self.quit_dialog: QuitDialog | None = None
+        self._quit_confirmed = False
         self._build()
         self._menus()
+        self.notifier: Any = None
         self._connect()
         self.notifier = self._make_notifier()
+        self._tell_notifier()
         self.resize(1280, 820)
 
     # --- building ------------------------------------------------------------------------
@@ -158,7 +163,7 @@ class MainWindow(QMainWindow):
         file.addAction(self._action("actionSettings", "&Settings…", "Ctrl+,", self.open_settings))
         file.addAction(self._action("actionExport", "&Export contract…", "Ctrl+E", self.export))
         file.addSeparator()
-        file.addAction(self._action("actionQuit", "&Quit", "Ctrl+Q", self.close))
+        file.addAction(self._action("actionQuit", "&Quit", "Ctrl+Q", self.request_quit))
         view = bar.addMenu("&View")
         view.addAction(self._action("actionDashboard", "&Dashboard", "Ctrl+1", self.show_dashboard))
         view.addAction(self._action("actionContracts", "&Contracts", "Ctrl+2", self.show_contracts))
@@ -207,6 +212,7 @@ class MainWindow(QMainWindow):
             self.outbox_model.modelReset,
         ):
             signal.connect(self._show_badges)
+            signal.connect(self._tell_notifier)
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_panel.openRequested.connect(self.show_conflict)
         self.outbox_panel.retryRequested.connect(self.bridge.operations.reconfirm)
@@ -246,7 +252,7 @@ class MainWindow(QMainWindow):
         hub = make_notifier(self)
         hub.openContractRequested.connect(self.open_contract)
         hub.showWindowRequested.connect(self.show_window)
-        hub.quitRequested.connect(self.close)
+        hub.quitRequested.connect(self.request_quit)
         hub.stale_threshold = timedelta(minutes=self.settings.stale_threshold_minutes)
         self.alert_feed = AlertFeed(self.bridge)
         hub.follow(self.alert_feed)
@@ -289,7 +295,39 @@ class MainWindow(QMainWindow):
                 or "Offline: showing the contracts synced before. Actions are queued."
             )
 
+    def request_quit(self) -> None:
+        """Quit (Ctrl+Q, the tray's Quit): with actions still queued, ask first."""
+        queued = self.outbox_model.pending_count()
+        if queued and not self._quit_confirmed:
+            self._ask_quit(queued)
+            return
+        self.close()
+
+    def _ask_quit(self, queued: int) -> None:
+        if self.quit_dialog is not None:
+            self.quit_dialog.raise_()
+            return
+        dialog = QuitDialog(queued, self)
+        dialog.quitConfirmed.connect(self._quit_now)
+        dialog.finished.connect(self._quit_dialog_closed)
+        self.quit_dialog = dialog
+        self._open_dialog(dialog)
+
+    def _quit_now(self) -> None:
+        self._quit_confirmed = True
+        self.close()
+
+    def _quit_dialog_closed(self, _: int) -> None:
+        self.quit_dialog = None
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The window manager's close button asks like Ctrl+Q; a close by the program
+        # (the app ending, tests) does not.
+        queued = self.outbox_model.pending_count()
+        if event.spontaneous() and queued and not self._quit_confirmed:
+            event.ignore()
+            self._ask_quit(queued)
+            return
         self.shutdown()
         super().closeEvent(event)
         self.closed.emit()
@@ -359,6 +397,14 @@ class MainWindow(QMainWindow):
 
     def _state_changed(self, state: str) -> None:
         self.status.connection.show_state(state, self.bridge.offline_since)
+        self._tell_notifier()
+
+    def _tell_notifier(self, *_: object) -> None:
+        """The tray says offline (and how many actions are queued) while it is."""
+        if self.notifier is not None:
+            self.notifier.set_connection(
+                self.bridge.is_offline, self.outbox_model.pending_count()
+            )
 
     # --- contract actions ----------------------------------------------------------------
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QDialog, QPushButton, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from core.model import Contract
 from core.status import ContractStatus
 from desktop.models.contracts import NAME
+from desktop.notify import TrayNotifier
 from desktop.ports import LIVE, OFFLINE
 from desktop.views.main_window import MainWindow
 from desktop.views.pause_dialog import PauseDialog
@@ -250,6 +251,73 @@ def test_a_refused_action_can_be_opened_retried_or_discarded_after_a_restart(
             assert states == ["applied", "dropped", "reconfirmed"]
 
     qloop.run(after_restart(), 120)
+
+
+def test_offline_the_tray_says_so_and_quitting_with_queued_actions_asks(
+    qapp: QApplication,
+    qtbot: QtBot,
+    qloop: Loop,
+    server: ServerProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Offscreen Qt has no system tray; say there is one so the window makes its tray icon.
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    # As `contract-desk` runs: the last window closing ends the desk, not the QApplication.
+    quits = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+
+    async def scenario() -> None:
+        async with open_desk(server, tmp_path / "replica.db", qtbot) as desk:
+            window = desk.window
+            tray = window.notifier.backend
+            assert isinstance(tray, TrayNotifier)
+            contract = await desk.waiting_for_confirmation()
+            await until(lambda: tray.tray.toolTip() == "Contract Desk: 1 waiting", 20)
+            online_icon = tray.tray.icon().pixmap(64, 64).toImage()
+
+            await asyncio.to_thread(server.stop)
+            await until(lambda: desk.bridge.state == OFFLINE, 20)
+            await until(lambda: "offline" in tray.tray.toolTip(), 10)
+            assert tray.tray.toolTip() == "Contract Desk: offline; 1 waiting at the last sync"
+            assert tray.tray.icon().pixmap(64, 64).toImage() != online_icon
+
+            confirm = await _shown(desk, contract.id, "confirm")
+            qtbot.mouseClick(confirm, LEFT)
+            dialog = _last_dialog(window)
+            assert isinstance(dialog, PhaseConfirmationDialog)
+            qtbot.mouseClick(dialog.confirm_button, LEFT)
+            await until(lambda: "1 action queued" in tray.tray.toolTip(), 10)
+
+            # Ctrl+Q asks: Cancel stays, Quit quits.
+            closed: list[bool] = []
+            window.closed.connect(lambda: closed.append(True))
+            window.activateWindow()
+            await until(window.isActiveWindow, 10)
+            ctrl = Qt.KeyboardModifier.ControlModifier
+            qtbot.keyClick(window.contracts.table, Qt.Key.Key_Q, ctrl)
+            asked = window.quit_dialog
+            assert asked is not None and asked.isVisible()
+            assert asked.text() == "1 action is queued and not sent yet."
+            assert "sent the next time" in asked.informativeText()
+            qtbot.mouseClick(asked.cancel_button, LEFT)
+            await until(lambda: window.quit_dialog is None, 5)
+            assert window.isVisible() and not closed
+            window.activateWindow()
+            await until(window.isActiveWindow, 10)
+            qtbot.keyClick(window.contracts.table, Qt.Key.Key_Q, ctrl)
+            asked = window.quit_dialog
+            assert asked is not None
+            qtbot.mouseClick(asked.quit_button, LEFT)
+            await until(lambda: bool(closed), 5)
+            assert not window.isVisible()
+            entries = await desk.backend.outbox.pending()
+            assert len(entries) == 1  # kept for the next time
+
+    try:
+        qloop.run(scenario(), 180)
+    finally:
+        qapp.setQuitOnLastWindowClosed(quits)
 
 
 def _column(model: object, column: int) -> list[str]:

@@ -39,6 +39,7 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.groups: list[AlertGroup] = []
         self.waiting: list[tuple[int, datetime | None]] = []
+        self.connection = (False, 0)
         self.closed = False
 
     def present(self, group: AlertGroup) -> None:
@@ -46,6 +47,9 @@ class RecordingNotifier:
 
     def set_waiting(self, items: Sequence[WaitingItem], muted_until: datetime | None) -> None:
         self.waiting.append((len(items), muted_until))
+
+    def set_connection(self, offline: bool, queued: int) -> None:
+        self.connection = (offline, queued)
 
     def close(self) -> None:
         self.closed = True
