@@ -402,9 +402,7 @@ class MainWindow(QMainWindow):
     def _tell_notifier(self, *_: object) -> None:
         """The tray says offline (and how many actions are queued) while it is."""
         if self.notifier is not None:
-            self.notifier.set_connection(
-                self.bridge.is_offline, self.outbox_model.pending_count()
-            )
+            self.notifier.set_connection(self.bridge.is_offline, self.outbox_model.pending_count())
 
     # --- contract actions ----------------------------------------------------------------
 

@@ -254,7 +254,6 @@ def test_a_refused_action_can_be_opened_retried_or_discarded_after_a_restart(
 
 
 def test_offline_the_tray_says_so_and_quitting_with_queued_actions_asks(
-    qapp: QApplication,
     qtbot: QtBot,
     qloop: Loop,
     server: ServerProcess,
@@ -264,6 +263,8 @@ def test_offline_the_tray_says_so_and_quitting_with_queued_actions_asks(
     # Offscreen Qt has no system tray; say there is one so the window makes its tray icon.
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
     # As `contract-desk` runs: the last window closing ends the desk, not the QApplication.
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
     quits = qapp.quitOnLastWindowClosed()
     qapp.setQuitOnLastWindowClosed(False)
 
