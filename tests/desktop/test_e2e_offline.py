@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,22 +31,14 @@ from desktop.views.main_window import MainWindow
 from desktop.views.pause_dialog import PauseDialog
 from desktop.views.phase_dialog import PhaseConfirmationDialog
 from sync.outbox import OutboxState
+from tests.desktop import test_e2e_desk
 from tests.desktop.conftest import Loop, until
 from tests.desktop.test_e2e_desk import Desk, open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(240)
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server")
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
+server = test_e2e_desk.server  # the fixture: a server process of the test's own
 
 
 async def _active(desk: Desk) -> Contract:
