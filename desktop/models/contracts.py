@@ -82,7 +82,7 @@ class ContractsModel(QAbstractTableModel):
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
-        self.badges: dict[str, str] = {}  # contract id → its queued actions ("⏳ pause queued")
+        self.badges: dict[str, str] = {}  # contract id → its queued actions ("[pause queued]")
 
     # --- the model API -------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ class ContractsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == NAME and contract.id in self.badges:
-                return f"{contract.name}  {self.badges[contract.id]}"
+                return f"{self.badges[contract.id]} {contract.name}"  # first: never cut off
             return _display(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())

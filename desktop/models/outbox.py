@@ -42,11 +42,11 @@ def queued_line(entries: Iterable[OutboxEntry]) -> str:
     nouns = [action_noun(e.kind, e.payload) for e in entries if e.state.is_pending]
     if not nouns:
         return ""
-    return f"⏳ Queued: {', '.join(nouns)} (sent when the desk is online)"
+    return f"Queued: {', '.join(nouns)} (sent when the desk is online)"
 
 
 def queued_badges(entries: Iterable[OutboxEntry]) -> dict[str, str]:
-    """contract id → the table row's badge ("⏳ confirmation queued", "⏳ 2 queued")."""
+    """contract id → the table row's badge ("[confirmation queued]", "[2 queued]")."""
     by_contract: dict[str, list[OutboxEntry]] = {}
     for entry in entries:
         if entry.state.is_pending and entry.contract_id is not None:
@@ -55,9 +55,9 @@ def queued_badges(entries: Iterable[OutboxEntry]) -> dict[str, str]:
     for contract_id, mine in by_contract.items():
         if len(mine) == 1:
             word = action_noun(mine[0].kind, mine[0].payload).split(" ")[0]
-            badges[contract_id] = f"⏳ {word} queued"
+            badges[contract_id] = f"[{word} queued]"
         else:
-            badges[contract_id] = f"⏳ {len(mine)} queued"
+            badges[contract_id] = f"[{len(mine)} queued]"
     return badges
 
 

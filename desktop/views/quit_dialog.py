@@ -26,9 +26,10 @@ class QuitDialog(QMessageBox):
         self.setIcon(QMessageBox.Icon.Warning)
         self.setWindowTitle("Quit Contract Desk?")
         self.setText(queued_text(queued))
+        them = "It is" if queued == 1 else "They are"
         self.setInformativeText(
-            "They are kept and sent the next time Contract Desk is online. "
-            "Quit now, or cancel to stay until they are sent."
+            f"{them} kept and sent the next time Contract Desk is online. "
+            "Quit now, or cancel to stay until then."
         )
         self.quit_button = self.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
         self.quit_button.setObjectName("quitConfirm")

@@ -96,7 +96,7 @@ def test_a_queued_confirmation_shows_on_its_contract_and_is_not_queued_twice(
             assert not detail.buttons["changes"].isEnabled()
             assert detail.queued_note.isVisible()
             assert "confirmation of 'execute'" in detail.queued_note.text()
-            assert "⏳ confirmation queued" in _name_cell(window, contract.id)
+            assert _name_cell(window, contract.id) == f"[confirmation queued] {contract.name}"
 
             # The shortcut does not open a second confirmation either.
             window.show_contracts()
@@ -122,7 +122,7 @@ def test_a_queued_confirmation_shows_on_its_contract_and_is_not_queued_twice(
             await until(lambda: desk.bridge.state == LIVE, 30)
             applied = [OutboxState.APPLIED]
             await until(lambda: [e.state for e in window.outbox_model.rows] == applied, 30)
-            await until(lambda: "⏳" not in _name_cell(window, contract.id), 10)
+            await until(lambda: _name_cell(window, contract.id) == contract.name, 10)
             await until(lambda: not detail.queued_note.isVisible(), 10)
             server_copy = (await desk.admin.get_contract(contract.id)).contract
             assert server_copy.phase == "execute"

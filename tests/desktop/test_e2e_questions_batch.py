@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from core.batch import BatchOperation
 from core.model import Contract, QuestionStatus
 from desktop.backend import ServiceBackend
 from desktop.bridge import AlertPolicy, SyncBridge
-from desktop.notify import AlertGroup, AlertKind, Notifications, WaitingItem
+from desktop.notify import AlertKind, Notifications
 from desktop.operations import TaskRunner
 from desktop.views.batch_wizard import BatchWizard
 from desktop.views.questions_panel import QuestionsPanel
@@ -36,6 +36,7 @@ from sync.client import ContractClient
 from sync.errors import ApiError
 from sync.service import SyncService
 from tests.desktop.conftest import Loop, until
+from tests.desktop.test_notify import RecordingNotifier
 from tests.sync.server_fixture import ServerProcess, start_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -247,20 +248,6 @@ def test_archive_then_clean_up_with_the_count_typed(
             assert gone.value.code == "CONTRACT_NOT_FOUND"
 
     on_desk(scenario)
-
-
-class RecordingNotifier:
-    def __init__(self) -> None:
-        self.groups: list[AlertGroup] = []
-
-    def present(self, group: AlertGroup) -> None:
-        self.groups.append(group)
-
-    def set_waiting(self, items: Sequence[WaitingItem], muted_until: datetime | None) -> None:
-        del items, muted_until
-
-    def close(self) -> None:
-        return None
 
 
 def test_a_contract_going_stale_produces_one_alert(

@@ -256,6 +256,36 @@ def test_tray_menu_lists_the_waiting_contracts_and_acts(qtbot: QtBot) -> None:
     assert not [w for w in QApplication.topLevelWidgets() if w.objectName() == "trayMenu"]
 
 
+def test_offline_the_tray_says_so_and_its_icon_changes(qtbot: QtBot) -> None:
+    tray = TrayNotifier(RecordingHost())
+    try:
+        items = [WaitingItem(str(i), f"C{i}", "question") for i in range(12)]
+        tray.set_waiting(items, None)
+        assert tray.tray.toolTip() == "Contract Desk: 12 waiting"
+        online = tray.tray.icon().pixmap(64, 64).toImage()
+        tray.set_connection(True, 3)
+        assert tray.tray.toolTip() == (
+            "Contract Desk: offline, 3 actions queued; 12 waiting at the last sync"
+        )
+        assert tray.tray.icon().pixmap(64, 64).toImage() != online
+        tray.set_connection(False, 0)
+        assert tray.tray.toolTip() == "Contract Desk: 12 waiting"
+        assert tray.tray.icon().pixmap(64, 64).toImage() == online
+    finally:
+        tray.close()
+
+
+def test_the_hub_tells_its_backend_the_connection_once_per_change(
+    hub: tuple[Notifications, RecordingNotifier],
+) -> None:
+    notifications, backend = hub
+    notifications.set_connection(True, 2)
+    assert backend.connection == (True, 2)
+    fresh = RecordingNotifier()
+    notifications.attach(fresh)  # a backend attached later learns it at once
+    assert fresh.connection == (True, 2)
+
+
 def test_closing_the_hub_stops_its_timer_and_closes_the_backend(
     hub: tuple[Notifications, RecordingNotifier],
 ) -> None:
