@@ -65,7 +65,6 @@ _KIND_TEXT: Mapping[ActionKind, str] = {
     ActionKind.CONFIRM_PHASE: "Confirm phase {phase}",
     ActionKind.REJECT_PHASE: "Request changes to {phase}",
     ActionKind.ANSWER_QUESTION: "Answer: {answer}",
-    ActionKind.CHANGE_STATUS: "Set status {target_status}",
     ActionKind.UPDATE_CONTRACT: "Update contract",
     ActionKind.SET_AUTO_COMPLETE: "Auto-complete {enabled}",
     ActionKind.BATCH: "Batch: {operation}",
@@ -84,6 +83,10 @@ _OUTCOME: Mapping[OutboxState, str] = {
 
 
 def action_text(entry: OutboxEntry) -> str:
+    if entry.kind is ActionKind.CHANGE_STATUS:  # "Pause: why", "Resume", "Status change to …"
+        noun = action_noun(entry.kind, entry.payload)
+        reason = entry.payload.get("reason")
+        return noun[0].upper() + noun[1:] + (f": {reason}" if reason else "")
     template = _KIND_TEXT.get(entry.kind, entry.kind.value)
     try:
         return template.format(**entry.payload)

@@ -89,6 +89,10 @@ def test_outbox_view_lists_outcomes_and_opens_conflicts(qtbot: QtBot) -> None:
     ]
     assert model.index(3, 1).data() == "Answer: yes"
     assert action_text(entry(5, OutboxState.QUEUED)) == "Confirm phase execute"
+    pause = {"target_status": "paused", "reason": "review"}
+    assert action_text(entry(7, OutboxState.QUEUED, ActionKind.CHANGE_STATUS, payload=pause)) == (
+        "Pause: review"
+    )
     assert outcome_text(entry(6, OutboxState.SENDING)) == "sending…"
     opened: list[OutboxEntry] = []
     view.entryActivated.connect(opened.append)
