@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.actions import ReviewerAction, allows
 from core.model import Contract
-from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.models.outbox import OutboxModel
 from desktop.notify import make_notifier
@@ -372,13 +372,13 @@ class MainWindow(QMainWindow):
         return dialog
 
     def pause(self, contract: Contract) -> None:
-        if contract.status not in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT):
+        if not allows(contract, ReviewerAction.PAUSE):
             self.status.showMessage(f"Cannot pause a {contract.status.value} contract", 4000)
             return
         self.bridge.operations.pause(contract.id, contract.version, "paused by the reviewer")
 
     def resume(self, contract: Contract) -> None:
-        if contract.status is not ContractStatus.PAUSED:
+        if not allows(contract, ReviewerAction.RESUME):
             self.status.showMessage("Only a paused contract can be resumed", 4000)
             return
         self.bridge.operations.resume(contract.id, contract.version)
