@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.actions import ReviewerAction, allows, statuses_allowing
 from core.config import ContractTimeoutConfig, format_duration
 from core.errors import ValidationFailed
 from core.model import Contract
@@ -24,7 +25,8 @@ from core.timing import age, stale_duration
 DEFAULT_ARCHIVE_AFTER_HOURS = 168.0  # a week
 DEFAULT_CLEANUP_AFTER_HOURS = 720.0  # thirty days
 DEFAULT_PAUSE_REASON = "batch pause"
-ARCHIVABLE = (ContractStatus.COMPLETED, ContractStatus.FAILED)
+# The statuses the lifecycle lets a reviewer archive, in declaration order (for messages).
+ARCHIVABLE = tuple(s for s in ContractStatus if s in statuses_allowing(ReviewerAction.ARCHIVE))
 
 
 class BatchOperation(StrEnum):
@@ -249,7 +251,7 @@ def _plan_cleanup(
 
 
 def _plan_pause(_: BatchRequest, c: Contract, now: datetime, __: ContractTimeoutConfig) -> _Planned:
-    if c.status not in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT):
+    if not allows(c, ReviewerAction.PAUSE):
         return None
     return BatchItem(c.id, c.name, BatchAction.PAUSE, _held_for(c, now))
 
@@ -257,7 +259,7 @@ def _plan_pause(_: BatchRequest, c: Contract, now: datetime, __: ContractTimeout
 def _plan_resume(
     _: BatchRequest, c: Contract, now: datetime, __: ContractTimeoutConfig
 ) -> _Planned:
-    if c.status is not ContractStatus.PAUSED:
+    if not allows(c, ReviewerAction.RESUME):
         return None
     return BatchItem(c.id, c.name, BatchAction.RESUME, _held_for(c, now))
 

@@ -41,6 +41,11 @@ class ContractStatus(StrEnum):
         return self in (ContractStatus.COMPLETED, ContractStatus.FAILED, ContractStatus.ARCHIVED)
 
     @property
+    def is_done(self) -> bool:
+        """The work is finished and nothing is wrong with it: completed, or archived."""
+        return self in (ContractStatus.COMPLETED, ContractStatus.ARCHIVED)
+
+    @property
     def is_open(self) -> bool:
         """Still in the working part of the lifecycle (counted in phase counts)."""
         return not self.is_terminal
@@ -75,6 +80,11 @@ TRANSITIONS: Mapping[ContractStatus, frozenset[ContractStatus]] = {
 SUPERVISOR_MOVES: frozenset[tuple[ContractStatus, ContractStatus]] = frozenset(
     {(_S.CREATED, _S.ACTIVE), (_S.ACTIVE, _S.BLOCKED), (_S.BLOCKED, _S.ACTIVE)}
 )
+
+
+def can_move(current: ContractStatus, target: ContractStatus) -> bool:
+    """Whether the table has the move `current → target` (its guard is checked on the move)."""
+    return target in TRANSITIONS[current]
 
 
 def allowed_targets(current: ContractStatus) -> list[str]:

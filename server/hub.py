@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from core.events import EventType, LoggedEvent, MonitorFilter
+from core.events import LoggedEvent, MonitorFilter
+from core.projection import StatusBook
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class EventHub:
         self._gap_wait = gap_wait
         self._subscribers: set[Subscriber] = set()
         self._parked: dict[int, LoggedEvent] = {}
-        self._status: dict[str, str] = {}
+        self._status = StatusBook()
         self._gap_task: asyncio.Task[None] | None = None
         self._catch_up_lock = asyncio.Lock()
         self.last_seq = 0
@@ -70,7 +71,8 @@ class EventHub:
     def start_at(self, last_seq: int, statuses: dict[str, str]) -> None:
         """Begin after `last_seq` (the log's head at start), knowing each contract's status."""
         self.last_seq = last_seq
-        self._status = dict(statuses)
+        self._status = StatusBook()
+        self._status.learn(statuses)
 
     @property
     def subscriber_count(self) -> int:
@@ -112,7 +114,7 @@ class EventHub:
 
     def _deliver(self, event: LoggedEvent) -> None:
         assert event.seq is not None
-        self._track_status(event)
+        self._status.track(event)
         self.last_seq = event.seq
         self.delivered += 1
         frame = orjson.dumps(event.to_wire())
@@ -121,14 +123,6 @@ class EventHub:
                 sub.offer(event.seq, frame)
             elif sub.dropped_reason is None:
                 sub.last_seq = event.seq
-
-    def _track_status(self, event: LoggedEvent) -> None:
-        if event.type is EventType.STATUS_CHANGED:
-            self._status[event.contract_id] = str(event.payload.get("new_status"))
-        elif event.type is EventType.CONTRACT_CREATED:
-            self._status[event.contract_id] = str(event.payload.get("status", "created"))
-        elif event.type is EventType.CONTRACT_DELETED:
-            self._status.pop(event.contract_id, None)
 
     def _wants(self, sub: Subscriber, event: LoggedEvent) -> bool:
         if event.owner is not None and event.owner != sub.owner:

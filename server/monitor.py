@@ -42,6 +42,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from core.actors import Actor
 from core.errors import DomainError
 from core.events import EventType, LoggedEvent, MonitorFilter
+from core.projection import StatusBook
 from core.status import ContractStatus
 from core.store.engine import Store
 from core.store.queries import MAX_LIMIT, events_after
@@ -290,26 +291,20 @@ class _ReplayStatuses:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._status: dict[str, str | None] = {}
+        self._status = StatusBook()
 
     async def learn(self, page: Sequence[LoggedEvent]) -> None:
         """Look up the status after its first event in `page` of every new contract."""
         first: dict[str, int] = {}
         for event in page:
-            if event.contract_id not in self._status and event.seq is not None:
+            if not self._status.knows(event.contract_id) and event.seq is not None:
                 first.setdefault(event.contract_id, event.seq)
         if first:
-            self._status.update(await self._store.run_read(lambda uow: _statuses_at(uow, first)))
+            self._status.learn(await self._store.run_read(lambda uow: _statuses_at(uow, first)))
 
     def after(self, event: LoggedEvent) -> str | None:
         """The contract's status after `event` (None: unknown, e.g. deleted since)."""
-        if event.type is EventType.STATUS_CHANGED:
-            self._status[event.contract_id] = str(event.payload.get("new_status"))
-        elif event.type is EventType.CONTRACT_CREATED:
-            self._status[event.contract_id] = str(event.payload.get("status", "created"))
-        elif event.type is EventType.CONTRACT_DELETED:
-            self._status[event.contract_id] = None
-        return self._status.get(event.contract_id)
+        return self._status.track(event)
 
 
 def _statuses_at(uow: ReadUnitOfWork, first: Mapping[str, int]) -> dict[str, str | None]:

@@ -237,7 +237,7 @@ def health_report(detail: ContractDetail, now: datetime, threshold: timedelta) -
 
 def _health_problems(detail: ContractDetail, stale: bool) -> list[str]:
     contract = detail.contract
-    if contract.status in (ContractStatus.COMPLETED, ContractStatus.ARCHIVED):
+    if contract.status.is_done:
         return []
     problems = []
     if contract.status is ContractStatus.FAILED:

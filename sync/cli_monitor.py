@@ -19,6 +19,7 @@ from typing import Any
 
 from core.events import IMPORTANT_EVENTS, EventType, LoggedEvent, MonitorFilter
 from core.model import Contract
+from core.projection import status_after
 from sync import render
 from sync.answers import EventPage
 from sync.cli_contracts import parse_statuses
@@ -170,14 +171,10 @@ class _TuiView(_View):
     def event(self, event: LoggedEvent) -> None:
         row = self.rows.setdefault(event.contract_id, _Row("?", "?", "?"))
         payload = event.payload
+        row.status = status_after(event, row.status) or row.status
         if event.type is EventType.CONTRACT_CREATED:
             row.name = str(payload.get("name") or row.name)
-            row.status, row.phase = (
-                str(payload.get("status", "created")),
-                str(payload.get("phase", row.phase)),
-            )
-        elif event.type is EventType.STATUS_CHANGED:
-            row.status = str(payload.get("new_status"))
+            row.phase = str(payload.get("phase", row.phase))
         elif event.type is EventType.PHASE_CHANGED:
             row.phase = str(payload.get("new_phase"))
         elif event.type is EventType.CONTRACT_DELETED:

@@ -42,6 +42,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from core.errors import DomainError
 from core.events import EventType, LoggedEvent, MonitorFilter
+from core.projection import StatusBook
 from core.wire import event_from_wire
 from sync.answers import EventPage
 from sync.errors import ApiError
@@ -126,7 +127,7 @@ class MonitorClient:
         self._connection: MonitorConnection | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._state = MonitorState.DISCONNECTED
-        self._statuses: dict[str, str | None] = {}  # known status per contract (for filters)
+        self._statuses = StatusBook()  # known status per contract (for filters)
         self.connections = 0  # subscribed connections so far
 
     @property
@@ -316,19 +317,10 @@ class MonitorClient:
 
     async def _deliver(self, event: LoggedEvent, *, filtered: bool) -> None:
         """Hand one event on (catch-up events pass our filter first) and note its seq."""
-        status = self._track_status(event)
+        status = self._statuses.track(event)
         if not filtered or self._filter.wants(event.type, event.contract_id, status):
             await self._on_event(event)
         self._last_seq = max(self.last_seq, event.seq or 0)
-
-    def _track_status(self, event: LoggedEvent) -> str | None:
-        if event.type is EventType.STATUS_CHANGED:
-            self._statuses[event.contract_id] = str(event.payload.get("new_status"))
-        elif event.type is EventType.CONTRACT_CREATED:
-            self._statuses[event.contract_id] = str(event.payload.get("status", "created"))
-        elif event.type is EventType.CONTRACT_DELETED:
-            self._statuses[event.contract_id] = None
-        return self._statuses.get(event.contract_id)
 
 
 _EVENT_TYPES = frozenset(t.value for t in EventType)

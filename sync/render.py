@@ -8,14 +8,15 @@ scripts see the same objects as `curl` would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from core.clock import iso
 from core.config import format_duration
-from core.events import EventType, LoggedEvent
+from core.events import LoggedEvent
 from core.model import Contract, Question
+from core.projection import describe
 from core.timing import age
 
 SHORT_ID = 8
@@ -185,57 +186,17 @@ def deliverables_review(contract: Contract, phase: str) -> str:
 
 
 def event_text(event: LoggedEvent | Mapping[str, Any], width: int = 120) -> str:
-    """One readable line: time, contract, type and what changed."""
+    """One readable line: time, contract and what happened (core's sentence), and who.
+
+    The sentence names the kind of event, so the line leaves the type out (`--format json`
+    carries it for scripts).
+    """
     wire = event.to_wire() if isinstance(event, LoggedEvent) else dict(event)
     when = str(wire.get("at") or "")[:19].replace("T", " ")
-    kind = str(wire.get("type"))
     actor = wire.get("actor")
     who = f" by {actor.get('owner')}" if isinstance(actor, Mapping) else ""
-    head = f"{when}  {short(str(wire.get('contract_id')))}  {kind:<22}"
-    return fit(f"{head}  {describe(kind, wire)}{who}", width)
-
-
-def _reason(w: Mapping[str, Any]) -> str:
-    return f" ({w['reason']})" if w.get("reason") else ""
-
-
-def _stale(w: Mapping[str, Any]) -> str:
-    idle = w.get("stale_duration_secs")
-    return f"stale for {idle}s" if idle is not None else "stale"
-
-
-_DESCRIBE: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
-    EventType.CONTRACT_CREATED: lambda w: f"{w.get('name')} ({w.get('contract_type')})",
-    EventType.STATUS_CHANGED: lambda w: (
-        f"{w.get('old_status')} → {w.get('new_status')}" + _reason(w)
-    ),
-    EventType.PHASE_CHANGED: lambda w: f"{w.get('old_phase')} → {w.get('new_phase')}",
-    EventType.QUESTION_ASKED: lambda w: f"asks: {w.get('question')}",
-    EventType.QUESTION_ANSWERED: lambda w: f"answered: {w.get('answer')}",
-    EventType.STALE_DETECTED: _stale,
-    EventType.TASK_COMPLETED: lambda w: (
-        f"task {w.get('task_name')} " + ("done" if w.get("success") else "failed")
-    ),
-    EventType.DELIVERABLE_COMPLETED: lambda w: f"{w.get('phase')}: {w.get('deliverable_id')}",
-    EventType.PHASE_CONFIRMATION_REQUESTED: lambda w: (
-        f"confirm {w.get('current_phase')} → {w.get('next_phase')}"
-    ),
-    EventType.HEARTBEAT: lambda w: (
-        f"{w.get('state')} {w.get('progress')}% " + str(w.get("activity") or "")
-    ),
-    EventType.CHANGES_REQUESTED: lambda w: f"feedback: {w.get('feedback')}",
-    EventType.SUPERVISOR_STATE_CHANGED: lambda w: (
-        f"supervisor {w.get('old_state')} → {w.get('new_state')}"
-    ),
-    EventType.TASK_CREATED: lambda w: f"task {w.get('task_name')}",
-    EventType.TASK_UPDATED: lambda w: f"task {w.get('task_name')} → {w.get('new_status')}",
-}
-
-
-def describe(kind: str, wire: Mapping[str, Any]) -> str:
-    """What an event says, in a few words ("" for types without details)."""
-    words = _DESCRIBE.get(kind)
-    return words(wire).strip() if words is not None else ""
+    head = f"{when}  {short(str(wire.get('contract_id')))}"
+    return fit(f"{head}  {describe(str(wire.get('type')), wire)}{who}", width)
 
 
 def event_json(event: LoggedEvent | Mapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ from core.model import (
     QuestionType,
 )
 from core.phases import ContractType
+from core.projection import is_activity
 from core.status import ContractStatus, WaitingFor
 from core.store.rows import contract_from_row, contract_values
 from core.store.schema import contracts, events, questions
@@ -46,17 +47,6 @@ from sync.replica_history import HistoryFold, write_rows
 from sync.replica_schema import CURSOR_ID, sync_cursor
 
 E = EventType
-# Events that are activity (API.md timing rules): they move `lastActivityAt`.
-ACTIVITY = frozenset(
-    {
-        E.PHASE_CHANGED,
-        E.DELIVERABLE_COMPLETED,
-        E.TASK_CREATED,
-        E.TASK_COMPLETED,
-        E.QUESTION_ASKED,
-        E.QUESTION_ANSWERED,
-    }
-)
 # Events that change contract columns beyond activity: their contract is refreshed.
 CONTRACT_CHANGING = frozenset(
     {
@@ -251,7 +241,7 @@ def apply_event(contract: Contract, event: LoggedEvent) -> Contract:
 
     An event older than the row (`at` before its `updatedAt`) is already reflected in it.
     """
-    if event.type in ACTIVITY and event.at > contract.last_activity_at:
+    if is_activity(event.type) and event.at > contract.last_activity_at:
         contract = replace(contract, last_activity_at=event.at, stale_notified_at=None)
     if event.at < contract.updated_at:
         return contract

@@ -12,7 +12,7 @@ indistinguishable from a missing one (`ContractNotFound`), never loaded and then
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -21,8 +21,9 @@ from sqlalchemy import Connection, Select, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.actors import Actor, Role
+from core.clock import iso
 from core.errors import ContractNotFound, QuestionNotFound, VersionConflict
-from core.events import LoggedEvent
+from core.events import LoggedEvent, NewEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.outcome import Outcome
 from core.store import event_log
@@ -173,7 +174,7 @@ class WriteUnitOfWork(ReadUnitOfWork):
             self.upsert(questions, [question_values(q) for q in outcome.questions])
         owner = outcome.contract.owner
         return event_log.append(
-            self.conn, self.dialect, outcome.events, owner=owner, actor=actor, at=at
+            self.conn, self.dialect, stamped(outcome), owner=owner, actor=actor, at=at
         )
 
     def _write_contract(self, outcome: Outcome) -> None:
@@ -265,3 +266,20 @@ def _upsert_statement(dialect: str, table_name: str) -> Any:
 def dialect_insert(dialect: str) -> Any:
     """INSERT with ON CONFLICT support for the dialect (both spell it the same way)."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def stamped(outcome: Outcome) -> tuple[NewEvent, ...]:
+    """The outcome's events, each of its contract stamped with the contract's resulting
+    `version` and `updated_at` (API.md, additions 2026-12).
+
+    A reader folding events then knows the exact row version each one produced, without a
+    refresh round trip. A deletion leaves no version to stamp.
+    """
+    if outcome.deleted:
+        return tuple(outcome.events)
+    contract = outcome.contract
+    stamp = {"version": contract.version, "updated_at": iso(contract.updated_at)}
+    return tuple(
+        replace(e, payload={**e.payload, **stamp}) if e.contract_id == contract.id else e
+        for e in outcome.events
+    )

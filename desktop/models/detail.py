@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from PySide6.QtCore import QObject
 
 from core.clock import utc
-from core.events import EventType, LoggedEvent
+from core.events import LoggedEvent
 from core.model import Question, Task
+from core.projection import describe
 from desktop.models.rows import Column, RowsModel
-
-# What each event type says, with its payload's fields.
-_EVENT_TEXT: Mapping[EventType, str] = {
-    EventType.CONTRACT_CREATED: "created the contract",
-    EventType.STATUS_CHANGED: "changed status {old_status} → {new_status}",
-    EventType.PHASE_CHANGED: "moved phase {old_phase} → {new_phase}",
-    EventType.SUPERVISOR_STATE_CHANGED: "supervisor {old_state} → {new_state}",
-    EventType.STALE_DETECTED: "flagged stale after {stale_duration_secs} s quiet",
-    EventType.TASK_COMPLETED: "finished task {task_name}",
-    EventType.DELIVERABLE_COMPLETED: "delivered {deliverable_id} ({phase})",
-    EventType.QUESTION_ASKED: "asked: {question}",
-    EventType.QUESTION_ANSWERED: "answered: {answer}",
-    EventType.PHASE_CONFIRMATION_REQUESTED: "asked to move {current_phase} → {next_phase}",
-    EventType.CHANGES_REQUESTED: "requested changes",
-    EventType.SUPERVISOR_RESTART_REQUESTED: "requested a supervisor restart",
-    EventType.CONTRACT_DELETED: "deleted the contract",
-    EventType.TASK_CREATED: "created task {task_name}",
-    EventType.TASK_UPDATED: "task {task_name}: {old_status} → {new_status}",
-    EventType.QUESTION_TIMED_OUT: "question timed out",
-    EventType.CONTRACT_UPDATED: "updated the contract",
-}
-
-
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "—"
 
 
 def event_summary(event: LoggedEvent) -> str:
-    """What happened, in words (payload fields filled in; missing ones as "—")."""
-    template = _EVENT_TEXT.get(event.type, event.type.value.replace("_", " "))
-    values = {k: ("—" if v is None else v) for k, v in event.payload.items()}
-    return template.format_map(_Blank(values))
+    """What happened, in words: the sentence core gives every reader of the log."""
+    return describe(event.type, event.payload)
 
 
 def when_text(when: datetime | None) -> str:

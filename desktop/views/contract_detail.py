@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.actions import ReviewerAction, available
 from core.clock import iso
 from core.model import Contract
-from core.status import ContractStatus, WaitingFor
+from core.status import WaitingFor
 from desktop.bridge import ContractSnapshot, SyncBridge
 from desktop.models.contracts import status_label
 from desktop.models.detail import HistoryModel, QuestionsModel, TasksModel
@@ -56,7 +57,7 @@ class PhaseStepper(QWidget):
         if contract is not None:
             config = contract.phase_config
             at = config.index_of(contract.phase) if config.has_phase(contract.phase) else -1
-            finished = contract.status in (ContractStatus.COMPLETED, ContractStatus.ARCHIVED)
+            finished = contract.status.is_done
             for number, phase in enumerate(config.phases):
                 state = "done" if number < at or finished else "todo"
                 state = "current" if number == at and not finished else state
@@ -332,12 +333,11 @@ class ContractDetail(QWidget):
         waiting = (
             known and contract is not None and contract.waiting_for is WaitingFor.PHASE_CONFIRMATION
         )
-        status = contract.status if contract else None
-        can_pause = known and status in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT)
+        offered = available(contract) if known and contract is not None else frozenset()
         self.buttons["confirm"].setEnabled(waiting)
         self.buttons["changes"].setEnabled(waiting)
-        self.buttons["pause"].setEnabled(can_pause)
-        self.buttons["resume"].setEnabled(known and status is ContractStatus.PAUSED)
+        self.buttons["pause"].setEnabled(ReviewerAction.PAUSE in offered)
+        self.buttons["resume"].setEnabled(ReviewerAction.RESUME in offered)
         self.buttons["export"].setEnabled(contract is not None)
 
     def _show_queued(self, snapshot: ContractSnapshot | None) -> None:

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.actions import ReviewerAction, allows
 from core.model import Contract
-from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.models.outbox import (
     PAUSE,
@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
     def pause(self, contract: Contract) -> QDialog | None:
         """Ask why (the pause dialog), then queue the pause with the reason, against the
         version the reviewer saw when asking."""
-        if contract.status not in (ContractStatus.ACTIVE, ContractStatus.WAITING_FOR_INPUT):
+        if not allows(contract, ReviewerAction.PAUSE):
             self.status.showMessage(f"Cannot pause a {contract.status.value} contract", 4000)
             return None
         if self._already_queued(contract, PAUSE):
@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def resume(self, contract: Contract) -> None:
-        if contract.status is not ContractStatus.PAUSED:
+        if not allows(contract, ReviewerAction.RESUME):
             self.status.showMessage("Only a paused contract can be resumed", 4000)
             return
         if self._already_queued(contract, RESUME):

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from core.actions import ReviewerAction, statuses_allowing
 from core.actors import Actor
 from core.batch import (
     ARCHIVABLE,
@@ -40,8 +41,8 @@ router = APIRouter(prefix="/api/v1/contracts", tags=["batch"])
 _S = ContractStatus
 _CANDIDATES: dict[BatchOperation, tuple[ContractStatus, ...]] = {
     BatchOperation.ARCHIVE_OLD: ARCHIVABLE,
-    BatchOperation.PAUSE_ALL: (_S.ACTIVE, _S.WAITING_FOR_INPUT),
-    BatchOperation.RESUME_ALL: (_S.PAUSED,),
+    BatchOperation.PAUSE_ALL: tuple(statuses_allowing(ReviewerAction.PAUSE)),
+    BatchOperation.RESUME_ALL: tuple(statuses_allowing(ReviewerAction.RESUME)),
     BatchOperation.CLEANUP_ARCHIVED: (_S.ARCHIVED,),
     BatchOperation.RESTART_STALE: (_S.ACTIVE,),
 }

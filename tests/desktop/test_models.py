@@ -151,7 +151,14 @@ def _history() -> list[Any]:
             new_phase="execute",
             comment="looks good",
         ),
-        make_event(3, cid, EventType.QUESTION_ASKED, question="Which DB?", question_id="q"),
+        make_event(
+            3,
+            cid,
+            EventType.QUESTION_ASKED,
+            question="Which DB?",
+            question_id="q",
+            question_type="free_text",
+        ),
     ]
 
 

@@ -84,7 +84,7 @@ def test_show_table_verbose_json_and_prefix(as_reviewer: ServerProcess, api: Api
     verbose = run_cli("show", made["id"][:8], "--verbose")
     assert verbose.code == 0
     assert "Tasks:" in verbose.out and "(supervisor)" in verbose.out
-    assert "status_changed" in verbose.out and "created → active" in verbose.out
+    assert "changed status created → active" in verbose.out
     body = run_cli("show", made["id"], "--format", "json", "-v").json()
     assert body["id"] == made["id"] and body["status"] == "active"
     assert {"tasks", "pendingQuestions", "supervisor", "readiness", "events"} <= set(body)

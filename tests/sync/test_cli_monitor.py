@@ -98,7 +98,7 @@ def test_text_format_is_readable_lines(as_reviewer: ServerProcess, api: Api) -> 
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 3
-    assert made["id"][:8] in lines[0] and "contract_created" in lines[0]
+    assert made["id"][:8] in lines[0] and "created the contract" in lines[0]
     assert "created → active" in lines[2] and "by alice" in lines[2]
 
 
@@ -123,7 +123,7 @@ def test_sigterm_stops_it_cleanly(as_reviewer: ServerProcess, api: Api) -> None:
     process.send_signal(signal.SIGTERM)
     code, out, _ = finish(process)
     assert code == 0
-    assert "contract_created" in out
+    assert "created the contract" in out
 
 
 def test_duration_ends_it(as_reviewer: ServerProcess) -> None:
@@ -164,4 +164,4 @@ def test_into_a_pipe_the_default_is_text(as_reviewer: ServerProcess, api: Api) -
     made = api.contract()
     code, out, _ = finish(process)
     assert code == 0
-    assert "\x1b[" not in out and made["id"][:8] in out and "contract_created" in out
+    assert "\x1b[" not in out and made["id"][:8] in out and "created the contract" in out

@@ -97,27 +97,51 @@ def test_deliverables_review() -> None:
         (
             EventType.STATUS_CHANGED,
             {"old_status": "active", "new_status": "paused", "reason": "x"},
-            "active → paused (x)",
+            "changed status active → paused (x)",
         ),
-        (EventType.PHASE_CHANGED, {"old_phase": "plan", "new_phase": "execute"}, "plan → execute"),
-        (EventType.QUESTION_ASKED, {"question": "Why?"}, "asks: Why?"),
-        (EventType.QUESTION_ANSWERED, {"answer": "yes"}, "answered: yes"),
-        (EventType.STALE_DETECTED, {"stale_duration_secs": 1900}, "stale for 1900s"),
-        (EventType.TASK_COMPLETED, {"task_name": "build", "success": False}, "task build failed"),
-        (EventType.DELIVERABLE_COMPLETED, {"phase": "plan", "deliverable_id": "doc"}, "plan: doc"),
+        (
+            EventType.PHASE_CHANGED,
+            {"old_phase": "plan", "new_phase": "execute"},
+            "moved phase plan → execute",
+        ),
+        (
+            EventType.QUESTION_ASKED,
+            {"question_id": "q", "question": "Why?", "question_type": "free_text"},
+            "asked: Why?",
+        ),
+        (EventType.QUESTION_ANSWERED, {"question_id": "q", "answer": "yes"}, "answered: yes"),
+        (
+            EventType.STALE_DETECTED,
+            {"stale_duration_secs": 1900},
+            "flagged stale after 1900 s quiet",
+        ),
+        (
+            EventType.TASK_COMPLETED,
+            {"task_id": "t", "task_name": "build", "success": False},
+            "failed task build",
+        ),
+        (
+            EventType.DELIVERABLE_COMPLETED,
+            {"phase": "plan", "deliverable_id": "doc"},
+            "delivered doc (plan)",
+        ),
         (
             EventType.PHASE_CONFIRMATION_REQUESTED,
             {"current_phase": "a", "next_phase": "b"},
-            "confirm a → b",
+            "asked to move a → b",
         ),
-        (EventType.CONTRACT_CREATED, {"name": "N", "contract_type": "simple"}, "N (simple)"),
-        (EventType.SUPERVISOR_RESTART_REQUESTED, {}, "supervisor_restart_requested"),
+        (
+            EventType.CONTRACT_CREATED,
+            {"name": "N", "contract_type": "simple", "phase": "a"},
+            "created the contract N (simple)",
+        ),
+        (EventType.SUPERVISOR_RESTART_REQUESTED, {}, "requested a supervisor restart"),
     ],
 )
 def test_event_text(kind: EventType, payload: dict[str, object], words: str) -> None:
     event = LoggedEvent(7, T0, kind, "c1234567890", Actor("alice", Role.REVIEWER), payload)
     line = render.event_text(event)
-    assert line.startswith("2026-01-01 12:00:00  c1234567  ")
+    assert line == f"2026-01-01 12:00:00  c1234567  {words} by alice"
     assert words in line and line.endswith("by alice")
     assert json.loads(render.event_json(event)) == event.to_wire()
 
