@@ -56,6 +56,13 @@ class PhaseAnswer:
     contract: Contract | None = None
     body: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def version(self) -> int | None:
+        """The contract version the request made (None from a server that does not say)."""
+        if self.contract is not None:
+            return self.contract.version
+        return answered_version(self.body)
+
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any]) -> PhaseAnswer:
         status = wire.get("status")
@@ -64,6 +71,12 @@ class PhaseAnswer:
         if status == "changes_requested":
             return cls("changes_requested", body=dict(wire))
         return cls("contract", contract=contract_from_wire(wire), body=dict(wire))
+
+
+def answered_version(body: Mapping[str, Any]) -> int | None:
+    """The `version` a decision's answer carries, if it carries one."""
+    version = body.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ErrorCode
+from sync.answers import answered_version
 from sync.client import ContractClient
 from sync.errors import ApiError
 from sync.outbox_entry import ActionKind, OutboxEntry
@@ -28,7 +29,7 @@ class SentAnswer:
 
 async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
     """One request for one entry, with its idempotency key and expected version."""
-    p, cid, key, version = entry.payload, entry.contract_id or "", entry.idempotency_key, None
+    p, cid, key = entry.payload, entry.contract_id or "", entry.idempotency_key
     kind = entry.kind
     expected = entry.expected_version
     if kind in (ActionKind.CONFIRM_PHASE, ActionKind.REJECT_PHASE):
@@ -42,11 +43,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
             expected_version=expected,
             idempotency_key=key,
         )
-        if answer.contract is not None:
-            version = answer.contract.version
-        elif expected is not None:
-            version = expected + 1
-        return SentAnswer(answer.body, version)
+        return SentAnswer(answer.body, answer.version)
     if kind is ActionKind.CHANGE_STATUS:
         body = await client.change_status(
             cid,
@@ -56,8 +53,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
             expected_version=expected,
             idempotency_key=key,
         )
-        moved = body.get("success") is True and expected is not None
-        return SentAnswer(body, expected + 1 if moved and expected is not None else None)
+        return SentAnswer(body, answered_version(body))
     if kind is ActionKind.UPDATE_CONTRACT:
         contract = await client.update_contract(
             cid,

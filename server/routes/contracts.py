@@ -15,6 +15,7 @@ from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
 from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
+from core.store.unit_of_work import Applied
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, HumanDep
 from server.responses import OrjsonResponse
@@ -162,7 +163,7 @@ async def change_status(contract_id: str, body: StatusChange, ctx: CtxDep, actor
         expected_version=body.expected_version,
     )
     committed(ctx, applied)
-    return dict(applied.response or {})
+    return _with_version(applied)
 
 
 @router.post("/{contract_id}/phase")
@@ -178,8 +179,13 @@ async def change_phase(contract_id: str, body: PhaseChange, ctx: CtxDep, actor: 
     applied = await ctx.repo.change_phase(contract_id, actor, request)
     committed(ctx, applied)
     if applied.response is not None:
-        return dict(applied.response)
+        return _with_version(applied)
     return applied.contract.to_wire()
+
+
+def _with_version(applied: Applied) -> Json:
+    """A decision's answer with the version it made, so a client never has to guess it."""
+    return {**(applied.response or {}), "version": applied.contract.version}
 
 
 @router.get("/{contract_id}/phase-readiness")

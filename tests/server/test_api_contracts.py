@@ -123,6 +123,7 @@ def test_supervisor_transitions_allowed(reviewer: httpx.Client, supervisor: http
         "previousStatus": "active",
         "newStatus": "failed",
         "rejectionReason": None,
+        "version": reviewer.get(f"/contracts/{cid}").json()["version"],
     }
 
 

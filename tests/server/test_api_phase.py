@@ -19,6 +19,7 @@ CONFIRMATION_KEYS = {
     "deliverables",
     "phaseTasks",
     "requiresConfirmation",
+    "version",
     "message",
 }
 
@@ -69,6 +70,7 @@ def test_requires_confirmation_body(reviewer: httpx.Client, supervisor: httpx.Cl
     cid, body = _awaiting(reviewer, supervisor)
     assert set(body) == CONFIRMATION_KEYS
     assert body["status"] == "requires_confirmation"
+    assert body["version"] == reviewer.get(f"/contracts/{cid}").json()["version"]
     assert (body["currentPhase"], body["nextPhase"]) == ("plan", "execute")
     assert body["requiresConfirmation"] is True
     assert body["message"] == "Phase guard is enabled. User confirmation required."
@@ -89,8 +91,12 @@ def test_requires_confirmation_body(reviewer: httpx.Client, supervisor: httpx.Cl
 def test_feedback_requests_changes(reviewer: httpx.Client, supervisor: httpx.Client) -> None:
     cid, _ = _awaiting(reviewer, supervisor)
     response = _phase(reviewer, cid, phase="execute", feedback="needs more detail")
-    assert response.json() == {"status": "changes_requested", "feedback": "needs more detail"}
     contract = reviewer.get(f"/contracts/{cid}").json()
+    assert response.json() == {
+        "status": "changes_requested",
+        "feedback": "needs more detail",
+        "version": contract["version"],
+    }
     assert (contract["status"], contract["phase"], contract["waitingFor"]) == (
         "active",
         "plan",
