@@ -14,9 +14,9 @@ built for SORT_ROLE, no lookups beyond a list index).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
@@ -33,6 +33,7 @@ from core.model import Contract
 from core.status import ContractStatus
 from core.timing import stale_duration
 from desktop.models.rows import ROW_ROLE, SORT_ROLE, Index
+from desktop.times import age_text, local_text
 
 COLUMNS = ("Name", "Status", "Phase", "Waiting for", "Last activity", "Type", "Version")
 NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION = range(len(COLUMNS))
@@ -56,8 +57,6 @@ def status_label(status: ContractStatus) -> str:
     return status.value.replace("_", " ")
 
 
-def activity_text(when: datetime) -> str:
-    return utc(when).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class ContractsModel(QAbstractTableModel):
@@ -81,6 +80,7 @@ class ContractsModel(QAbstractTableModel):
         # call each); row moves cost it one call per moved row and the view sees only the
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # the page's clock
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
 
     # --- the model API -------------------------------------------------------------------
@@ -98,6 +98,8 @@ class ContractsModel(QAbstractTableModel):
         if contract is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == ACTIVITY:
+                return age_text(contract.last_activity_at, self.now())
             return _display(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())
@@ -105,10 +107,10 @@ class ContractsModel(QAbstractTableModel):
             return contract
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == STATUS:
             return self._colours.get(contract.status)
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME:
-            return contract.description or contract.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(contract, index.column())
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[index.column()]}: {_display(contract, index.column())}"
+            return f"{COLUMNS[index.column()]}: {index.data()}"
         return None
 
     def headerData(
@@ -306,6 +308,13 @@ def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _tooltip(contract: Contract, column: int) -> str:
+    """The whole of a cell that may be cut off (the activity cell: its full local time)."""
+    if column == NAME and contract.description:
+        return f"{contract.name}\n{contract.description}"
+    return _display(contract, column)
+
+
 def _display(contract: Contract, column: int) -> str:
     if column == NAME:
         return contract.name
@@ -316,7 +325,7 @@ def _display(contract: Contract, column: int) -> str:
     if column == WAITING:
         return contract.waiting_for.value.replace("_", " ") if contract.waiting_for else ""
     if column == ACTIVITY:
-        return activity_text(contract.last_activity_at)
+        return local_text(contract.last_activity_at)
     if column == TYPE:
         return contract.contract_type.value
     return str(contract.version)
@@ -390,20 +399,27 @@ class ContractsFilter(QSortFilterProxyModel):
         return contract is not None and self.accepts(contract)
 
     def accepts(self, contract: Contract) -> bool:
+        return not self.hiding(contract)
+
+    def hiding(self, contract: Contract) -> list[str]:
+        """The filters that hide `contract`: "status", "phase", "waiting only",
+        "stale only", "search" (none: it is shown)."""
+        found = []
         if self._statuses and contract.status not in self._statuses:
-            return False
+            found.append("status")
         if self._phase and contract.phase != self._phase:
-            return False
+            found.append("phase")
         if self._waiting and contract.status is not ContractStatus.WAITING_FOR_INPUT:
-            return False
+            found.append("waiting only")
         if self._stale is not None:
             now, threshold = self._stale
             if stale_duration(contract, now, threshold) is None:
-                return False
+                found.append("stale only")
         if self._text:
             haystack = f"{contract.name}\n{contract.description or ''}\n{contract.id}"
-            return self._text in haystack.casefold()
-        return True
+            if self._text not in haystack.casefold():
+                found.append("search")
+        return found
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting happens in the source model (see ContractsModel); the proxy keeps the

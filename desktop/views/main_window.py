@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.model import Contract
 from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
+from desktop.drafts import Drafts
 from desktop.models.outbox import OutboxModel
 from desktop.notify import make_notifier
 from desktop.settings import DeskSettings
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         settings: DeskSettings | None = None,
         *,
         has_key: bool = False,
+        drafts: Drafts | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or DeskSettings()
         self.has_key = has_key
         self.dialogs: list[QDialog] = []
+        self.drafts = drafts or Drafts()  # unsent answers, comments, feedback (kept per item)
         self.conflict_dialog: ConflictDialog | None = None
         self.dashboard = DashboardPage(bridge)
         self.contracts = ContractsPage(bridge)
@@ -187,6 +190,7 @@ class MainWindow(QMainWindow):
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_view.conflictActivated.connect(self.show_conflict)
         self.contracts.contractSelected.connect(self.detail.show_contract)
+        self.contracts.selectionHidden.connect(lambda: self.detail.show_contract(None))
         self.contracts.contractActivated.connect(self.open_contract)
         self.dashboard.contractActivated.connect(self.open_contract)
         self.detail.confirmRequested.connect(self.confirm)
@@ -196,7 +200,7 @@ class MainWindow(QMainWindow):
         self.detail.exportRequested.connect(self._ask_export_path)
 
     def _make_questions_panel(self) -> QuestionsPanel:
-        panel = QuestionsPanel(self.bridge, self.bridge.operations)
+        panel = QuestionsPanel(self.bridge, self.bridge.operations, drafts=self.drafts)
         panel.openContractRequested.connect(self.open_contract)
         panel.countChanged.connect(self._show_question_count)
         return panel
@@ -303,11 +307,15 @@ class MainWindow(QMainWindow):
         self.detail.reload()
 
     def open_contract(self, contract_id: str) -> None:
-        """Show the contract's detail (and select it in the table when it is shown)."""
+        """Select the contract and show its detail; filters that would hide it are turned
+        off first (and the status bar says which), so table and detail agree."""
         self.show_window()
         self.tabs.setCurrentIndex(CONTRACTS)
+        cleared = self.contracts.clear_filters_hiding(contract_id)
+        if cleared:
+            self.status.showMessage(f"Turned off to show the contract: {', '.join(cleared)}", 5000)
         if not self.contracts.select(contract_id):
-            self.detail.show_contract(contract_id)
+            self.detail.show_contract(contract_id)  # not in the table yet (still loading)
 
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
@@ -366,6 +374,7 @@ class MainWindow(QMainWindow):
         # An open dialog keeps up with the contract (a confirmation decided elsewhere
         # disables its buttons), so a reviewer never confirms what is no longer pending.
         dialog.follow_updates(self.bridge.contractsUpdated)
+        dialog.keep_drafts(self.drafts)
         if mode == "changes":
             dialog.focus_feedback()
         self._open_dialog(dialog)
