@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView
 from pytestqt.qtbot import QtBot
 
@@ -94,17 +94,17 @@ class Desk:
         return [c.id for c in shown if c is not None]
 
 
-def row_point(table: QAbstractItemView, row: int) -> QPoint:
-    return table.visualRect(table.model().index(row, 0)).center()
-
-
 class LiveWork:
     """A supervisor at work on `contracts` through the real API, every `every` seconds:
-    a task created, started and finished, and a heartbeat — until stopped."""
+    a task created, started and finished, and a heartbeat — until stopped.
+
+    Contracts in `quiet` get heartbeats only: a task changes the contract's version, and a
+    decision taken on a version that has moved on is (rightly) a conflict."""
 
     def __init__(self, supervisor: ContractClient, contracts: Sequence[Contract]) -> None:
         self.supervisor = supervisor
         self.contracts = list(contracts)
+        self.quiet: set[str] = set()
         self.calls = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -127,12 +127,14 @@ class LiveWork:
             await asyncio.sleep(every)
 
     async def _work(self, contract: Contract, step: int) -> None:
+        beat = {"state": "working", "progress": step % 100}
         try:
+            if contract.id in self.quiet:
+                await self.supervisor.send_heartbeat(contract.id, beat)
+                return
             task = await self.supervisor.create_task(contract.id, f"step {step}")
             await self.supervisor.update_task(contract.id, task.id, "running")
-            await self.supervisor.send_heartbeat(
-                contract.id, {"state": "working", "progress": step % 100}
-            )
+            await self.supervisor.send_heartbeat(contract.id, beat)
             await self.supervisor.update_task(contract.id, task.id, "done")
             self.calls += 1
         except ApiError:
