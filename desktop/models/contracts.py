@@ -215,12 +215,16 @@ class ContractsModel(QAbstractTableModel):
         self._key_of[contract.id] = key
 
     def _move(self, contracts: list[Contract]) -> None:
-        if len(contracts) <= FEW_MOVES or self.row_moves:
+        if self.row_moves:  # a filtering proxy: removal and insertion (see `row_moves`)
             for contract in contracts:
                 slot = self._slot(contract.id)
                 if slot is not None:
                     self._remove_slot(slot)
                 self._insert(contract, self._key(contract))
+            return
+        if len(contracts) <= FEW_MOVES:
+            for contract in contracts:
+                self._move_row(contract)
             return
         self.layoutAboutToBeChanged.emit()
         before = [(i, self.contract_at(i.row())) for i in self.persistentIndexList()]
@@ -236,6 +240,34 @@ class ContractsModel(QAbstractTableModel):
             self._key_of[contract.id] = key
         self._repoint(before)
         self.layoutChanged.emit()
+
+    def _move_row(self, contract: Contract) -> None:
+        """One changed contract to its new place as one row move.
+
+        Never a removal and an insertion here: between the two the view holds a table
+        with the contract missing (a repaint then shows a neighbour twice and the moved
+        row nowhere), and the selection model drops a removed row, so the reviewer's
+        selection would jump to the neighbour. A move keeps both: the view relays out
+        once, and the selection (a persistent index) travels with the row."""
+        slot = self._slot(contract.id)
+        if slot is None:
+            return
+        key, last = self._key(contract), len(self._rows) - 1
+        at = bisect_left(self._keys, key)
+        at = at - 1 if at > slot else at  # its place once it has left `slot`
+        old_row = self._view_row(slot)
+        new_row = last - at if self._descending else at
+        if new_row != old_row:
+            below = new_row + 1 if new_row > old_row else new_row  # Qt counts before the move
+            self.beginMoveRows(QModelIndex(), old_row, old_row, QModelIndex(), below)
+        del self._rows[slot]
+        del self._keys[slot]
+        self._rows.insert(at, contract)
+        self._keys.insert(at, key)
+        self._key_of[contract.id] = key
+        if new_row != old_row:
+            self.endMoveRows()
+        self.dataChanged.emit(self.index(new_row, 0), self.index(new_row, len(COLUMNS) - 1))
 
     def _repoint(self, before: list[tuple[QModelIndex, Contract | None]]) -> None:
         for old, contract in before:

@@ -216,10 +216,15 @@ class ContractDetail(QWidget):
         self.tabs.addTab(self.tasks_view, "&Tasks")
         self.tabs.addTab(self.questions_view, "&Questions")
         self.tabs.addTab(self.supervisor, "Supervis&or")
-        row = QHBoxLayout()
-        for button in self.buttons.values():
-            row.addWidget(button)
-        row.addStretch(1)
+        # Two rows (the decision, then the rest): in one row the buttons alone would make
+        # the detail wider than a 1024-pixel window leaves it beside the table.
+        row = QVBoxLayout()
+        for keys in (("confirm", "changes"), ("pause", "resume", "export")):
+            line = QHBoxLayout()
+            for key in keys:
+                line.addWidget(self.buttons[key])
+            line.addStretch(1)
+            row.addLayout(line)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.summary)

@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self._menus()
         self._connect()
         self.notifier = self._make_notifier()
-        self.resize(1280, 820)
+        self._fit_screen(1280, 820)
 
     # --- building ------------------------------------------------------------------------
 
@@ -198,6 +198,15 @@ class MainWindow(QMainWindow):
         self.detail.pauseRequested.connect(self.pause)
         self.detail.resumeRequested.connect(self.resume)
         self.detail.exportRequested.connect(self._ask_export_path)
+
+    def _fit_screen(self, width: int, height: int) -> None:
+        """Start at `width` x `height`, or the screen's free area when it is smaller (every
+        pane fits down to 1024 x 700: see tests/desktop/test_e2e_live_view.py)."""
+        screen = self.screen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
 
     def _make_questions_panel(self) -> QuestionsPanel:
         panel = QuestionsPanel(self.bridge, self.bridge.operations, drafts=self.drafts)
