@@ -57,8 +57,6 @@ def status_label(status: ContractStatus) -> str:
     return status.value.replace("_", " ")
 
 
-
-
 class ContractsModel(QAbstractTableModel):
     """Every contract, kept sorted by the current sort column (ties by id).
 

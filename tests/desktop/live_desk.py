@@ -142,8 +142,9 @@ class LiveWork:
 
 
 @asynccontextmanager
-async def open_desk(server_url: str, admin_key: str, supervisor_key: str, folder: Path,
-                    qtbot: QtBot) -> AsyncIterator[Desk]:
+async def open_desk(
+    server_url: str, admin_key: str, supervisor_key: str, folder: Path, qtbot: QtBot
+) -> AsyncIterator[Desk]:
     replica = folder / "replica.db"
     service = SyncService(
         replica, server_url, admin_key, flush_interval=0.2, backoff=Backoff(base=0.1, cap=0.5)

@@ -89,7 +89,7 @@ def test_the_selection_stays_through_live_updates_and_decisions(
             refusing = await desk.waiting_for_confirmation("refuse-me")
             pausing = await desk.active("pause-me")
             busy = [await desk.active(f"busy{i}") for i in range(3)]
-            window, page = desk.window, desk.window.contracts
+            window, _page = desk.window, desk.window.contracts
             window.show_contracts()
             await until(lambda: all(desk.shown(c.id) for c in (confirming, refusing, pausing)))
             await until(lambda: (desk.shown(confirming.id) or confirming).version > 0)
@@ -99,7 +99,7 @@ def test_the_selection_stays_through_live_updates_and_decisions(
                 await desk.updates(4)  # its row moves to the top with every task: still it
                 assert _on(desk, confirming)
                 await _hold_still(desk, work, confirming)
-                await until(lambda: window.detail.buttons["confirm"].isEnabled(), 10)
+                await until(window.detail.buttons["confirm"].isEnabled, 10)
                 await _shortcut(desk, qtbot, Qt.Key.Key_Return, CTRL)  # Confirm phase…
                 dialog = _dialog(desk)
                 qtbot.keyClicks(dialog.comment, "looks good")  # type: ignore[attr-defined]
@@ -114,7 +114,7 @@ def test_the_selection_stays_through_live_updates_and_decisions(
                 await desk.updates(3)
                 assert _on(desk, refusing)
                 await _hold_still(desk, work, refusing)
-                await until(lambda: window.detail.buttons["changes"].isEnabled(), 10)
+                await until(window.detail.buttons["changes"].isEnabled, 10)
                 await _shortcut(desk, qtbot, Qt.Key.Key_Return, CTRL | SHIFT)  # Request changes
                 dialog = _dialog(desk)
                 qtbot.keyClicks(dialog.feedback, "the plan misses a rollback")  # type: ignore[attr-defined]
@@ -128,7 +128,7 @@ def test_the_selection_stays_through_live_updates_and_decisions(
                 await desk.updates(3)
                 assert _on(desk, pausing)
                 await _hold_still(desk, work, pausing)
-                await until(lambda: window.detail.buttons["pause"].isEnabled(), 10)
+                await until(window.detail.buttons["pause"].isEnabled, 10)
                 await _shortcut(desk, qtbot, Qt.Key.Key_P, CTRL)  # Pause
                 for asked in [d for d in window.dialogs if d.isVisible()]:
                     qtbot.keyClick(asked, Qt.Key.Key_Return)  # a reason dialog: Enter accepts
@@ -170,7 +170,7 @@ def test_the_detail_shows_only_what_the_table_selects(
             work = LiveWork(desk.supervisor, [alpha, beta]).start()
             try:
                 await _select(desk, qtbot, alpha)
-                await until(lambda: detail.buttons["pause"].isEnabled(), 10)
+                await until(detail.buttons["pause"].isEnabled, 10)
                 qtbot.keyClicks(page.search, beta.name)  # hides alpha
                 await until(lambda: page.shown_count() == 1, 10)
                 await until(lambda: detail.snapshot is None, 10)

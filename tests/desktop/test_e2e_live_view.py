@@ -117,7 +117,7 @@ def test_a_contract_that_moves_is_one_row_move_through_a_confirm(
                 row = page.model.row_of(target.id)
                 assert row is not None
                 desk.click_row(qtbot, page.table, row)
-                await until(lambda: desk.window.detail.buttons["confirm"].isEnabled(), 10)
+                await until(desk.window.detail.buttons["confirm"].isEnabled, 10)
                 qtbot.mouseClick(desk.window.detail.buttons["confirm"], Qt.MouseButton.LeftButton)
                 dialog = next(d for d in desk.window.dialogs if d.isVisible())
                 qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
@@ -168,7 +168,9 @@ def test_times_are_ages_with_local_times_and_history_is_newest_first(
             await until(lambda: questions.rowCount() > 0, 20)
             asked = questions.index(0, 3)
             assert AGE.match(asked.data()), asked.data()
-            assert asked.data(Qt.ItemDataRole.ToolTipRole) == local_text(questions.questions[0].asked_at)
+            assert asked.data(Qt.ItemDataRole.ToolTipRole) == local_text(
+                questions.questions[0].asked_at
+            )
 
     qloop.run(scenario(), 280)
 
