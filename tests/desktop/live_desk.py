@@ -1,6 +1,7 @@
 """The main window over the whole stack against a real `contract-server`, with a supervisor
 at work meanwhile: the harness of the "live updates never touch the reviewer's input" tests.
 
+- `sync_server` (conftest): a real server process per test module;
 - `open_desk(server, folder, qtbot)`: SyncService → ServiceBackend → SyncBridge → MainWindow
   with its drafts beside the replica in `folder` (opening it again on the same folder is a
   restart of the desk);
@@ -35,6 +36,7 @@ from sync.errors import ApiError
 from sync.monitor import Backoff
 from sync.service import SyncService
 from tests.desktop.conftest import until
+from tests.sync.server_fixture import ServerProcess
 
 
 @dataclass
@@ -63,16 +65,7 @@ class Desk:
         return (await self.admin.get_contract(contract.id)).contract
 
     async def waiting_for_confirmation(self, name: str) -> Contract:
-        """A guarded contract whose supervisor asked to move from plan to execute."""
-        contract = await self.admin.create_contract(
-            f"{name}-{uuid.uuid4().hex[:6]}", "simple", phase_guard=True
-        )
-        await self.supervisor.create_task(contract.id, "supervisor", is_supervisor=True)
-        await self.supervisor.change_status(contract.id, "active")
-        await self.supervisor.mark_deliverable(contract.id, "plan-document")
-        answer = await self.supervisor.change_phase(contract.id, "execute")
-        assert answer.kind == "requires_confirmation"
-        return (await self.admin.get_contract(contract.id)).contract
+        return await waiting_for_confirmation(self.admin, self.supervisor, name)
 
     def shown(self, contract_id: str) -> Contract | None:
         """The contract as the table holds it (None: not there yet)."""
@@ -92,6 +85,21 @@ class Desk:
         page = self.window.contracts
         shown = [page.contract_at(r) for r in range(page.shown_count())]
         return [c.id for c in shown if c is not None]
+
+
+async def waiting_for_confirmation(
+    admin: ContractClient, supervisor: ContractClient, name: str = "guarded"
+) -> Contract:
+    """A guarded contract whose supervisor asked to move from plan to execute."""
+    contract = await admin.create_contract(
+        f"{name}-{uuid.uuid4().hex[:6]}", "simple", phase_guard=True
+    )
+    await supervisor.create_task(contract.id, "supervisor", is_supervisor=True)
+    await supervisor.change_status(contract.id, "active")
+    await supervisor.mark_deliverable(contract.id, "plan-document")
+    answer = await supervisor.change_phase(contract.id, "execute")
+    assert answer.kind == "requires_confirmation"
+    return (await admin.get_contract(contract.id)).contract
 
 
 class LiveWork:
@@ -142,12 +150,14 @@ class LiveWork:
 
 
 @asynccontextmanager
-async def open_desk(
-    server_url: str, admin_key: str, supervisor_key: str, folder: Path, qtbot: QtBot
-) -> AsyncIterator[Desk]:
+async def open_desk(server: ServerProcess, folder: Path, qtbot: QtBot) -> AsyncIterator[Desk]:
     replica = folder / "replica.db"
     service = SyncService(
-        replica, server_url, admin_key, flush_interval=0.2, backoff=Backoff(base=0.1, cap=0.5)
+        replica,
+        server.base_url,
+        server.admin_key,
+        flush_interval=0.2,
+        backoff=Backoff(base=0.1, cap=0.5),
     )
     backend = ServiceBackend(service)
     await backend.start()
@@ -157,8 +167,8 @@ async def open_desk(
     qtbot.addWidget(window)
     window.show()
     window.start()
-    admin = ContractClient(server_url, admin_key)
-    supervisor = ContractClient(server_url, supervisor_key)
+    admin = ContractClient(server.base_url, server.admin_key)
+    supervisor = ContractClient(server.base_url, server.supervisor_key)
     desk = Desk(backend, bridge, window, admin, supervisor)
     bridge.contractsUpdated.connect(lambda _: desk.ticks.__setitem__(0, desk.ticks[0] + 1))
     bridge.questionsChanged.connect(lambda: desk.refreshes.__setitem__(0, desk.refreshes[0] + 1))

@@ -8,7 +8,6 @@ was picked and typed. Drafts are kept per question and survive a restart of the 
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,30 +18,16 @@ from core.model import QuestionStatus
 from desktop.drafts import drafts_beside
 from tests.desktop.conftest import Loop, until
 from tests.desktop.live_desk import LiveWork, open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path_factory.mktemp("live-answers"))
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
-
-
-def _desk(server: ServerProcess, folder: Path, qtbot: QtBot):  # type: ignore[no-untyped-def]
-    return open_desk(server.base_url, server.admin_key, server.supervisor_key, folder, qtbot)
-
-
 def test_the_choice_picked_is_the_answer_recorded_while_updates_arrive(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             asking = await desk.active("rollout")
             others = [await desk.active(f"busy{i}") for i in range(3)]
             asked = await desk.supervisor.ask_question(
@@ -74,10 +59,10 @@ def test_the_choice_picked_is_the_answer_recorded_while_updates_arrive(
 
 
 def test_typed_answers_survive_updates_other_questions_and_a_restart(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def first_session() -> tuple[str, str]:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             contract = await desk.active("billing")
             other = await desk.active("search")
             first = await desk.supervisor.ask_question(contract.id, "Which database?", "free_text")
@@ -109,7 +94,7 @@ def test_typed_answers_survive_updates_other_questions_and_a_restart(
     assert stat.S_IMODE(drafts_file.stat().st_mode) == 0o600  # the text may be confidential
 
     async def after_restart() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             panel = desk.window.questions
             desk.window.show_questions()
             await until(lambda: min(panel.model.row_of(q) for q in (first_id, second_id)) >= 0)

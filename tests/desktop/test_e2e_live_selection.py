@@ -10,7 +10,6 @@ turns off the search hiding it and selects it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,24 +21,10 @@ from core.model import Contract
 from core.status import ContractStatus, WaitingFor
 from tests.desktop.conftest import Loop, until
 from tests.desktop.live_desk import Desk, LiveWork, open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path_factory.mktemp("live-selection"))
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
-
-
-def _desk(server: ServerProcess, folder: Path, qtbot: QtBot):  # type: ignore[no-untyped-def]
-    return open_desk(server.base_url, server.admin_key, server.supervisor_key, folder, qtbot)
 
 
 def _on(desk: Desk, contract: Contract) -> bool:
@@ -81,10 +66,10 @@ async def _server_status(desk: Desk, contract: Contract) -> Contract:
 
 
 def test_the_selection_stays_through_live_updates_and_decisions(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             confirming = await desk.waiting_for_confirmation("confirm-me")
             refusing = await desk.waiting_for_confirmation("refuse-me")
             pausing = await desk.active("pause-me")
@@ -159,10 +144,10 @@ def _status(desk: Desk, contract: Contract) -> ContractStatus | None:
 
 
 def test_the_detail_shows_only_what_the_table_selects(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             alpha = await desk.active("alpha")
             beta = await desk.active("beta")
             window, page, detail = desk.window, desk.window.contracts, desk.window.detail

@@ -13,7 +13,7 @@ end against a real server.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -27,24 +27,10 @@ from desktop.models.contracts import ACTIVITY, COLUMNS, ROW_ROLE
 from desktop.times import local_text
 from tests.desktop.conftest import Loop, until
 from tests.desktop.live_desk import Desk, LiveWork, open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 AGE = re.compile(r"^(just now|\d+ s ago|\d+ min ago)$")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path_factory.mktemp("live-view"))
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
-
-
-def _desk(server: ServerProcess, folder: Path, qtbot: QtBot):  # type: ignore[no-untyped-def]
-    return open_desk(server.base_url, server.admin_key, server.supervisor_key, folder, qtbot)
 
 
 class ToldRows:
@@ -99,10 +85,14 @@ class ToldRows:
 
 
 def test_a_contract_that_moves_is_one_row_move_through_a_confirm(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path, qtmodeltester: ModelTester
+    qtbot: QtBot,
+    qloop: Loop,
+    sync_server: ServerProcess,
+    tmp_path: Path,
+    qtmodeltester: ModelTester,
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             waiting = [await desk.waiting_for_confirmation(f"guarded{i}") for i in range(3)]
             busy = [await desk.active(f"busy{i}") for i in range(3)]
             page = desk.window.contracts
@@ -134,10 +124,10 @@ def test_a_contract_that_moves_is_one_row_move_through_a_confirm(
 
 
 def test_times_are_ages_with_local_times_and_history_is_newest_first(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             contract = await desk.active("timed")
             await desk.supervisor.ask_question(contract.id, "Which timezone?", "free_text")
             window, page, detail = desk.window, desk.window.contracts, desk.window.detail
@@ -203,10 +193,10 @@ def _assert_table_times_and_tooltips(desk: Desk, contract: Contract) -> None:
 
 
 def test_the_window_fits_1024_by_700(
-    qtbot: QtBot, qloop: Loop, server: ServerProcess, tmp_path: Path
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with _desk(server, tmp_path, qtbot) as desk:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
             contract = await desk.waiting_for_confirmation("narrow")
             window = desk.window
             window.show_contracts()
