@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         b.outboxEntry.connect(self.outbox_model.upsert)
         b.conflict.connect(self.show_conflict)
         b.contractsLoaded.connect(self._loaded)
+        b.staleScanned.connect(self._redraw_ages)  # "3 min ago" grows with time alone
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_view.conflictActivated.connect(self.show_conflict)
         self.contracts.contractSelected.connect(self.detail.show_contract)
@@ -207,6 +208,11 @@ class MainWindow(QMainWindow):
             free = screen.availableGeometry()
             width, height = min(width, free.width()), min(height, free.height())
         self.resize(width, height)
+
+    def _redraw_ages(self) -> None:
+        views = [self.questions.table, self.detail.history_view, self.detail.tasks_view]
+        for view in [*views, self.detail.questions_view]:
+            view.viewport().update()
 
     def _make_questions_panel(self) -> QuestionsPanel:
         panel = QuestionsPanel(self.bridge, self.bridge.operations, drafts=self.drafts)
