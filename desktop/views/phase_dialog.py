@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -227,6 +228,7 @@ class PhaseConfirmationDialog(QDialog):
         self._drafts = drafts
         for box, key in self._draft_boxes():
             box.setPlainText(drafts.get(key))
+            box.moveCursor(QTextCursor.MoveOperation.End)  # go on typing where it stopped
             box.textChanged.connect(lambda b=box, k=key: drafts.put(k, b.toPlainText()))
 
     def _draft_boxes(self) -> list[tuple[QPlainTextEdit, str]]:

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from core.model import QuestionStatus
 from desktop.drafts import drafts_beside
+from desktop.views.main_window import MainWindow
+from desktop.views.phase_dialog import PhaseConfirmationDialog
 from tests.desktop.conftest import Loop, until
-from tests.desktop.live_desk import LiveWork, open_desk
+from tests.desktop.live_desk import Desk, LiveWork, open_desk
 from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(240)
+Cancel = QDialogButtonBox.StandardButton.Cancel
 
 
 def test_the_choice_picked_is_the_answer_recorded_while_updates_arrive(
@@ -108,3 +112,61 @@ def test_typed_answers_survive_updates_other_questions_and_a_restart(
             assert "PostgreSQL" not in drafts_file.read_text()  # sent: its draft is gone
 
     qloop.run(after_restart(), 200)
+
+
+def test_feedback_typed_for_a_contract_survives_updates_closing_and_a_restart(
+    qtbot: QtBot, qloop: Loop, sync_server: ServerProcess, tmp_path: Path
+) -> None:
+    async def first_session() -> str:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
+            contract = await desk.waiting_for_confirmation("feedback")
+            other = await desk.active("elsewhere")
+            window = desk.window
+            window.show_contracts()
+            await until(lambda: (desk.shown(contract.id) or contract).version > 0, 20)
+            window.open_contract(contract.id)
+            await until(window.detail.buttons["changes"].isEnabled, 10)
+            work = LiveWork(desk.supervisor, [contract, other])
+            work.quiet.add(contract.id)  # heartbeats only: its version stays
+            work.start()
+            try:
+                dialog = _open_changes(window, qtbot)
+                qtbot.keyClicks(dialog.feedback, "Add a rollback plan")
+                await desk.updates(3)
+                qtbot.mouseClick(dialog.buttons.button(Cancel), Qt.MouseButton.LeftButton)
+                dialog = _open_changes(window, qtbot)  # opened again: the text is there
+                assert dialog.feedback.toPlainText() == "Add a rollback plan"
+                qtbot.mouseClick(dialog.buttons.button(Cancel), Qt.MouseButton.LeftButton)
+            finally:
+                await work.stop()
+            return contract.id
+
+    contract_id = qloop.run(first_session(), 200)
+
+    async def after_restart() -> None:
+        async with open_desk(sync_server, tmp_path, qtbot) as desk:
+            window = desk.window
+            window.open_contract(contract_id)
+            await until(window.detail.buttons["changes"].isEnabled, 20)
+            dialog = _open_changes(window, qtbot)
+            assert dialog.feedback.toPlainText() == "Add a rollback plan"
+            qtbot.keyClicks(dialog.feedback, " first")
+            qtbot.mouseClick(dialog.changes_button, Qt.MouseButton.LeftButton)
+            await until(lambda: _last_feedback(desk, contract_id) is not None, 20)
+            page = await desk.admin.contract_events(contract_id)
+            asked = [e for e in page.events if e.type.value == "changes_requested"]
+            assert asked and asked[-1].payload.get("feedback") == "Add a rollback plan first"
+
+    qloop.run(after_restart(), 200)
+
+
+def _open_changes(window: MainWindow, qtbot: QtBot) -> PhaseConfirmationDialog:
+    qtbot.mouseClick(window.detail.buttons["changes"], Qt.MouseButton.LeftButton)
+    dialog = next(d for d in reversed(window.dialogs) if d.isVisible())
+    assert isinstance(dialog, PhaseConfirmationDialog)
+    return dialog
+
+
+def _last_feedback(desk: Desk, contract_id: str) -> str | None:
+    shown = desk.shown(contract_id)
+    return None if shown is None or shown.waiting_for is not None else "decided"
