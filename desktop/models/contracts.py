@@ -63,8 +63,10 @@ class ContractsModel(QAbstractTableModel):
     Rows live in ascending key order in `_rows` / `_keys` (parallel lists), so finding a
     contract, or the place a changed one moves to, is a bisect; a descending view just
     reads the lists from the end. A changed contract that keeps its place is one
-    `dataChanged`; one that moves is a row removal and an insertion (Qt's proxy would turn
-    a row move into a full relayout that re-filters all 10,000 rows).
+    `dataChanged`; one that moves is one row move, so the view never holds the table
+    without it and a selection travels with it. Behind a filtering proxy (`row_moves`) a
+    move is a removal and an insertion instead: Qt's proxy turns a row move into a full
+    relayout that re-filters all 10,000 rows; the page keeps the selection itself there.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
