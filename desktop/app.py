@@ -196,6 +196,7 @@ class Desk:
         from PySide6.QtGui import QIcon
 
         from desktop.bridge import AlertPolicy, SyncBridge
+        from desktop.drafts import Drafts, drafts_beside
         from desktop.operations import TaskRunner
         from desktop.views.main_window import MainWindow
 
@@ -205,7 +206,10 @@ class Desk:
         bridge = SyncBridge(self.backend, TaskRunner(asyncio.get_event_loop()), policy=policy)
         bridge.set_stale_threshold(minutes)
         window = MainWindow(
-            bridge, self.settings.with_changes(stale_threshold_minutes=minutes), has_key=has_key
+            bridge,
+            self.settings.with_changes(stale_threshold_minutes=minutes),
+            has_key=has_key,
+            drafts=Drafts(drafts_beside(self.backend.service.replica_path)),
         )
         icon = resource_path("icons/contract-desk.svg")
         if icon.exists():

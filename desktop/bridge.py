@@ -33,9 +33,9 @@ from core.status import ContractStatus, WaitingFor
 from core.store.queries import SupervisorStatus
 from core.supervisor import Heartbeat
 from core.timing import stale_duration
-from desktop.models.dashboard import duration_text
 from desktop.operations import Operations, TaskRunner, describe_error
 from desktop.ports import OFFLINE, DeskBackend
+from desktop.times import duration_text
 from sync.outbox import OutboxEntry
 from sync.replica import Replica, ReplicaDetail
 

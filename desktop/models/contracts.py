@@ -14,9 +14,9 @@ built for SORT_ROLE, no lookups beyond a list index).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
@@ -33,6 +33,7 @@ from core.model import Contract
 from core.status import ContractStatus
 from core.timing import stale_duration
 from desktop.models.rows import ROW_ROLE, SORT_ROLE, Index
+from desktop.times import age_text, local_text
 
 COLUMNS = ("Name", "Status", "Phase", "Waiting for", "Last activity", "Type", "Version")
 NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION = range(len(COLUMNS))
@@ -56,18 +57,16 @@ def status_label(status: ContractStatus) -> str:
     return status.value.replace("_", " ")
 
 
-def activity_text(when: datetime) -> str:
-    return utc(when).strftime("%Y-%m-%d %H:%M:%S")
-
-
 class ContractsModel(QAbstractTableModel):
     """Every contract, kept sorted by the current sort column (ties by id).
 
     Rows live in ascending key order in `_rows` / `_keys` (parallel lists), so finding a
     contract, or the place a changed one moves to, is a bisect; a descending view just
     reads the lists from the end. A changed contract that keeps its place is one
-    `dataChanged`; one that moves is a row removal and an insertion (Qt's proxy would turn
-    a row move into a full relayout that re-filters all 10,000 rows).
+    `dataChanged`; one that moves is one row move, so the view never holds the table
+    without it and a selection travels with it. Behind a filtering proxy (`row_moves`) a
+    move is a removal and an insertion instead: Qt's proxy turns a row move into a full
+    relayout that re-filters all 10,000 rows; the page keeps the selection itself there.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -81,6 +80,7 @@ class ContractsModel(QAbstractTableModel):
         # call each); row moves cost it one call per moved row and the view sees only the
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # the page's clock
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
         self.badges: dict[str, str] = {}  # contract id → its queued actions ("[pause queued]")
 
@@ -101,6 +101,8 @@ class ContractsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == NAME and contract.id in self.badges:
                 return f"{self.badges[contract.id]} {contract.name}"  # first: never cut off
+            if index.column() == ACTIVITY:
+                return age_text(contract.last_activity_at, self.now())
             return _display(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())
@@ -108,10 +110,10 @@ class ContractsModel(QAbstractTableModel):
             return contract
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == STATUS:
             return self._colours.get(contract.status)
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME:
-            return contract.description or contract.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(contract, index.column())
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[index.column()]}: {_display(contract, index.column())}"
+            return f"{COLUMNS[index.column()]}: {index.data()}"
         return None
 
     def set_badges(self, badges: dict[str, str]) -> None:
@@ -227,12 +229,16 @@ class ContractsModel(QAbstractTableModel):
         self._key_of[contract.id] = key
 
     def _move(self, contracts: list[Contract]) -> None:
-        if len(contracts) <= FEW_MOVES or self.row_moves:
+        if self.row_moves:  # a filtering proxy: removal and insertion (see `row_moves`)
             for contract in contracts:
                 slot = self._slot(contract.id)
                 if slot is not None:
                     self._remove_slot(slot)
                 self._insert(contract, self._key(contract))
+            return
+        if len(contracts) <= FEW_MOVES:
+            for contract in contracts:
+                self._move_row(contract)
             return
         self.layoutAboutToBeChanged.emit()
         before = [(i, self.contract_at(i.row())) for i in self.persistentIndexList()]
@@ -248,6 +254,34 @@ class ContractsModel(QAbstractTableModel):
             self._key_of[contract.id] = key
         self._repoint(before)
         self.layoutChanged.emit()
+
+    def _move_row(self, contract: Contract) -> None:
+        """One changed contract to its new place as one row move.
+
+        Never a removal and an insertion here: between the two the view holds a table
+        with the contract missing (a repaint then shows a neighbour twice and the moved
+        row nowhere), and the selection model drops a removed row, so the reviewer's
+        selection would jump to the neighbour. A move keeps both: the view relays out
+        once, and the selection (a persistent index) travels with the row."""
+        slot = self._slot(contract.id)
+        if slot is None:
+            return
+        key, last = self._key(contract), len(self._rows) - 1
+        at = bisect_left(self._keys, key)
+        at = at - 1 if at > slot else at  # its place once it has left `slot`
+        old_row = self._view_row(slot)
+        new_row = last - at if self._descending else at
+        if new_row != old_row:
+            below = new_row + 1 if new_row > old_row else new_row  # Qt counts before the move
+            self.beginMoveRows(QModelIndex(), old_row, old_row, QModelIndex(), below)
+        del self._rows[slot]
+        del self._keys[slot]
+        self._rows.insert(at, contract)
+        self._keys.insert(at, key)
+        self._key_of[contract.id] = key
+        if new_row != old_row:
+            self.endMoveRows()
+        self.dataChanged.emit(self.index(new_row, 0), self.index(new_row, len(COLUMNS) - 1))
 
     def _repoint(self, before: list[tuple[QModelIndex, Contract | None]]) -> None:
         for old, contract in before:
@@ -320,6 +354,13 @@ def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _tooltip(contract: Contract, column: int) -> str:
+    """The whole of a cell that may be cut off (the activity cell: its full local time)."""
+    if column == NAME and contract.description:
+        return f"{contract.name}\n{contract.description}"
+    return _display(contract, column)
+
+
 def _display(contract: Contract, column: int) -> str:
     if column == NAME:
         return contract.name
@@ -330,7 +371,7 @@ def _display(contract: Contract, column: int) -> str:
     if column == WAITING:
         return contract.waiting_for.value.replace("_", " ") if contract.waiting_for else ""
     if column == ACTIVITY:
-        return activity_text(contract.last_activity_at)
+        return local_text(contract.last_activity_at)
     if column == TYPE:
         return contract.contract_type.value
     return str(contract.version)
@@ -404,20 +445,27 @@ class ContractsFilter(QSortFilterProxyModel):
         return contract is not None and self.accepts(contract)
 
     def accepts(self, contract: Contract) -> bool:
+        return not self.hiding(contract)
+
+    def hiding(self, contract: Contract) -> list[str]:
+        """The filters that hide `contract`: "status", "phase", "waiting only",
+        "stale only", "search" (none: it is shown)."""
+        found = []
         if self._statuses and contract.status not in self._statuses:
-            return False
+            found.append("status")
         if self._phase and contract.phase != self._phase:
-            return False
+            found.append("phase")
         if self._waiting and contract.status is not ContractStatus.WAITING_FOR_INPUT:
-            return False
+            found.append("waiting only")
         if self._stale is not None:
             now, threshold = self._stale
             if stale_duration(contract, now, threshold) is None:
-                return False
+                found.append("stale only")
         if self._text:
             haystack = f"{contract.name}\n{contract.description or ''}\n{contract.id}"
-            return self._text in haystack.casefold()
-        return True
+            if self._text not in haystack.casefold():
+                found.append("search")
+        return found
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting happens in the source model (see ContractsModel); the proxy keeps the

@@ -14,24 +14,12 @@ from core.events import LoggedEvent
 from core.store.queries import SupervisorStatus
 from desktop.models.detail import event_actor, event_summary, when_text
 from desktop.models.rows import Column, RowsModel
+from desktop.times import age_text, duration_text, local_text
 
 
 def since_text(then: datetime, now: datetime) -> str:
     """'3 min', '2 h 5 min', '4 d' — how long ago, for humans."""
     return duration_text(int((now - utc(then)).total_seconds()))
-
-
-def duration_text(seconds: int) -> str:
-    seconds = max(0, seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +88,12 @@ class EventRow:
 
 
 EVENT_COLUMNS: list[Column[EventRow]] = [
-    Column("When", lambda r: when_text(r.event.at)),
+    Column(
+        "When",
+        lambda r: age_text(r.event.at),
+        sort=lambda r: r.event.seq or 0,
+        tooltip=lambda r: local_text(r.event.at),
+    ),
     Column("Contract", lambda r: r.contract_name or r.event.contract_id[:8]),
     Column("Who", lambda r: event_actor(r.event)),
     Column("What", lambda r: event_summary(r.event), tooltip=lambda r: event_summary(r.event)),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
 
@@ -11,6 +13,9 @@ from core.events import LoggedEvent
 from core.model import Question, Task
 from core.projection import describe
 from desktop.models.rows import Column, RowsModel
+from desktop.times import age_text, local_text
+
+T = TypeVar("T")
 
 
 def event_summary(event: LoggedEvent) -> str:
@@ -18,9 +23,7 @@ def event_summary(event: LoggedEvent) -> str:
     return describe(event.type, event.payload)
 
 
-def when_text(when: datetime | None) -> str:
-    """A time as the reviewer reads it: local, to the second."""
-    return "" if when is None else utc(when).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+when_text = local_text  # the full local time (the dashboard's rows say it this way)
 
 
 def event_comment(event: LoggedEvent) -> str:
@@ -37,8 +40,24 @@ def event_actor(event: LoggedEvent) -> str:
     return actor.owner if actor.role.value == "system" else f"{actor.owner} ({actor.role.value})"
 
 
+def time_column(
+    title: str, when: Callable[[T], datetime | None], sort: Callable[[T], Any] | None = None
+) -> Column[T]:
+    """A column of ages ("12 min ago") with the full local time as the tooltip."""
+    return Column(
+        title,
+        lambda row: age_text(when(row)),
+        sort=sort or (lambda row: _stamp(when(row))),
+        tooltip=lambda row: local_text(when(row)),
+    )
+
+
+def _stamp(when: datetime | None) -> float:
+    return 0.0 if when is None else utc(when).timestamp()
+
+
 HISTORY_COLUMNS: list[Column[LoggedEvent]] = [
-    Column("When", lambda e: when_text(e.at), sort=lambda e: e.seq or 0),
+    time_column("When", lambda e: e.at, sort=lambda e: e.seq or 0),
     Column("Who", event_actor),
     Column("What", event_summary, tooltip=event_summary),
     Column("Comment", event_comment, tooltip=event_comment),
@@ -46,16 +65,31 @@ HISTORY_COLUMNS: list[Column[LoggedEvent]] = [
 
 
 class HistoryModel(RowsModel[LoggedEvent]):
-    """The contract's full event log, oldest first (appends are inserts)."""
+    """The contract's full event log, newest first like the dashboard (new events are
+    inserted at the top); `newest_first = False` turns it oldest first."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(HISTORY_COLUMNS, parent)
+        self.newest_first = True
+        self._events: list[LoggedEvent] = []
+
+    def set_events(self, events: list[LoggedEvent]) -> None:
+        """The log in the order it happened; shown in the order chosen."""
+        self._events = list(events)
+        self.set_rows(self._events[::-1] if self.newest_first else self._events)
+
+    def set_newest_first(self, on: bool) -> None:
+        if on != self.newest_first:
+            self.newest_first = on
+            self.beginResetModel()  # a whole new order: one reset of a short list
+            self.rows = self._events[::-1] if on else list(self._events)
+            self.endResetModel()
 
 
 TASK_COLUMNS: list[Column[Task]] = [
     Column("Task", lambda t: t.name + (" (supervisor)" if t.is_supervisor else "")),
     Column("Status", lambda t: t.status.value),
-    Column("Updated", lambda t: when_text(t.updated_at)),
+    time_column("Updated", lambda t: t.updated_at),
 ]
 
 
@@ -65,7 +99,7 @@ class TasksModel(RowsModel[Task]):
 
 
 QUESTION_COLUMNS: list[Column[Question]] = [
-    Column("Asked", lambda q: when_text(q.asked_at)),
+    time_column("Asked", lambda q: q.asked_at),
     Column("Phase", lambda q: q.phase),
     Column("Question", lambda q: q.question, tooltip=lambda q: q.question),
     Column("Type", lambda q: q.question_type.value.replace("_", " ")),

@@ -13,9 +13,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from core.model import Question, QuestionType
+from desktop.times import age_text, local_text
 
 QUESTION_ROLE = Qt.ItemDataRole.UserRole + 1  # the Question itself
 HEADERS = ("Contract", "Question", "Kind", "Asked")
+ASKED = 3
 KIND_TEXT = {
     QuestionType.FREE_TEXT: "free text",
     QuestionType.CHOICE: "choice",
@@ -55,6 +57,8 @@ class QuestionsModel(QAbstractTableModel):
         question = self._rows[index.row()]
         if role == QUESTION_ROLE:
             return question
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == ASKED:
+            return local_text(question.asked_at)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self._text(question, index.column())
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -68,8 +72,8 @@ class QuestionsModel(QAbstractTableModel):
             return question.question
         if column == 2:
             return KIND_TEXT[question.question_type]
-        if column == 3:
-            return question.asked_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        if column == ASKED:
+            return age_text(question.asked_at)
         return None
 
     def contract_name(self, question: Question) -> str:

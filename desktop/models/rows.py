@@ -1,8 +1,8 @@
 """A small table model over a list of plain rows, described by columns.
 
 For the short lists of the GUI (a contract's history, tasks, the outbox, the dashboard's
-rows). `set_rows` replaces the list with the fewest signals it can: rows appended at the
-end are inserted, an unchanged list emits nothing, anything else is one reset — fine for
+rows). `set_rows` replaces the list with the fewest signals it can: rows added at the end
+or at the top are inserted, an unchanged list emits nothing, anything else is one reset — fine for
 lists of tens or hundreds of rows, never used for the contracts table.
 """
 
@@ -53,8 +53,8 @@ class RowsModel(QAbstractTableModel, Generic[T]):
         column = self.columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return column.text(row)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(row)
+        if role == Qt.ItemDataRole.ToolTipRole:  # a cut-off cell can always be read whole
+            return column.tooltip(row) if column.tooltip is not None else column.text(row)
         if role == ROW_ROLE:
             return row
         if role == SORT_ROLE:
@@ -82,6 +82,12 @@ class RowsModel(QAbstractTableModel, Generic[T]):
             return
         if old and len(new) > len(old) and new[: len(old)] == old:
             self.beginInsertRows(QModelIndex(), len(old), len(new) - 1)
+            self.rows = new
+            self.endInsertRows()
+            return
+        if old and len(new) > len(old) and new[len(new) - len(old) :] == old:
+            # newest first: what happened since is inserted at the top, the rest stays
+            self.beginInsertRows(QModelIndex(), 0, len(new) - len(old) - 1)
             self.rows = new
             self.endInsertRows()
             return

@@ -36,6 +36,7 @@ from desktop.bridge import ContractSnapshot, SyncBridge
 from desktop.models.contracts import status_label
 from desktop.models.detail import HistoryModel, QuestionsModel, TasksModel
 from desktop.models.outbox import PAUSE, RESUME, phase_decision, queued_line, queued_refusal
+from desktop.times import age_and_local
 from desktop.views.dashboard import make_table
 from desktop.views.phase_dialog import next_phase_of
 
@@ -224,10 +225,15 @@ class ContractDetail(QWidget):
         self.tabs.addTab(self.tasks_view, "&Tasks")
         self.tabs.addTab(self.questions_view, "&Questions")
         self.tabs.addTab(self.supervisor, "Supervis&or")
-        row = QHBoxLayout()
-        for button in self.buttons.values():
-            row.addWidget(button)
-        row.addStretch(1)
+        # Two rows (the decision, then the rest): in one row the buttons alone would make
+        # the detail wider than a 1024-pixel window leaves it beside the table.
+        row = QVBoxLayout()
+        for keys in (("confirm", "changes"), ("pause", "resume", "export")):
+            line = QHBoxLayout()
+            for key in keys:
+                line.addWidget(self.buttons[key])
+            line.addStretch(1)
+            row.addLayout(line)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.summary)
@@ -293,8 +299,9 @@ class ContractDetail(QWidget):
             self.title.setText("Select a contract")
             self.summary.setText("")
             self.deliverables.clear()
-            for model in (self.tasks_model, self.questions_model, self.history_model):
-                model.set_rows([])
+            self.tasks_model.set_rows([])
+            self.questions_model.set_rows([])
+            self.history_model.set_events([])
             self._show_supervisor(None)
             return
         self.title.setText(f"<b>{_escape(contract.name)}</b>")
@@ -308,7 +315,7 @@ class ContractDetail(QWidget):
             self.deliverables.addItem(item)
         self.tasks_model.set_rows(list(snapshot.detail.tasks))
         self.questions_model.set_rows(list(snapshot.detail.pending_questions))
-        self.history_model.set_rows(list(snapshot.history))
+        self.history_model.set_events(list(snapshot.history))
         self._show_supervisor(snapshot)
         self.loaded.emit(contract.id)
 
@@ -323,7 +330,7 @@ class ContractDetail(QWidget):
         f["state"].setText(status.state.value if status.state else "no heartbeat yet")
         f["activity"].setText(status.current_activity or "—")
         f["progress"].setText(f"{status.progress}%")
-        f["heartbeat"].setText(iso(status.last_heartbeat) or "never")
+        f["heartbeat"].setText(age_and_local(status.last_heartbeat) or "never")
         f["alive"].setText("yes" if status.alive else "no — silent past the heartbeat timeout")
 
     def _enable(self, contract: Contract | None) -> None:
@@ -384,7 +391,7 @@ def _summary(contract: Contract) -> str:
         f"Phase: {contract.phase}",
         f"Version {contract.version}",
         f"Type: {contract.contract_type.value}",
-        f"Last activity: {iso(contract.last_activity_at)}",
+        f"Last activity: {age_and_local(contract.last_activity_at)}",
     ]
     if contract.waiting_for is not None:
         parts.append(f"Waiting for: {contract.waiting_for.value.replace('_', ' ')}")

@@ -8,7 +8,8 @@ fixed height and columns fixed widths: `resizeToContents` would measure all 10,0
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
@@ -35,7 +36,16 @@ COLUMN_WIDTHS = (260, 120, 90, 130, 150, 100, 60)
 
 
 class ContractsPage(QWidget):
-    contractSelected = Signal(str)  # the current row changed
+    """The table and its filters; `contractSelected` says which contract is selected.
+
+    The selection belongs to the reviewer: a live update that moves, inserts or removes
+    rows, a re-sort or a filter never moves it to another contract. When a filter or search
+    hides the selected contract the page says so (`selectionHidden`) and the detail clears;
+    when the filter shows it again it is selected again.
+    """
+
+    contractSelected = Signal(str)  # the reviewer selected a contract (or it is shown again)
+    selectionHidden = Signal()  # the selected contract is hidden by a filter, or gone
     contractActivated = Signal(str)  # Enter or double click
 
     def __init__(self, bridge: SyncBridge, parent: QWidget | None = None) -> None:
@@ -43,6 +53,7 @@ class ContractsPage(QWidget):
         self.setObjectName("contractsPage")
         self.bridge = bridge
         self.model = ContractsModel(self)
+        self.model.now = bridge.now
         self.proxy = ContractsFilter(self)
         self.table = self._make_table()
         self.search = QLineEdit(placeholderText="Search name, description or id (Ctrl+F)")
@@ -66,7 +77,8 @@ class ContractsPage(QWidget):
         self.count = QLabel("0 contracts")
         self.count.setObjectName("contractCount")
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._current_id: str | None = None
+        self._current_id: str | None = None  # the reviewer's selection, shown or not
+        self._hidden = False  # the selected contract is filtered out (or gone) now
         self._restoring = False
         self._layout()
         self._connect()
@@ -115,6 +127,8 @@ class ContractsPage(QWidget):
     def _connect(self) -> None:
         self.bridge.contractsUpdated.connect(self.apply_updates)
         self.bridge.contractsRemoved.connect(self.apply_removed)
+        # ages ("3 min ago") grow with time alone: redraw them with the periodic stale scan
+        self.bridge.staleScanned.connect(self.table.viewport().update)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
         self._search_timer.timeout.connect(
             lambda: self._filter(lambda: self.proxy.set_text(self.search.text()))
@@ -140,29 +154,52 @@ class ContractsPage(QWidget):
     # --- feeding -------------------------------------------------------------------------
 
     def apply_updates(self, contracts: list[Contract]) -> None:
-        self.model.apply(contracts)
+        with self._holding_selection():
+            self.model.apply(contracts)
         self._learn_phases(contracts)
-        self._keep_selection()
 
     def apply_removed(self, ids: list[str]) -> None:
-        self.model.apply((), ids)
+        with self._holding_selection():
+            self.model.apply((), ids)
+
+    @contextmanager
+    def _holding_selection(self) -> Iterator[None]:
+        """Around any change of rows: Qt moves the current index to a neighbour when the
+        selected row is removed (a moved row is removed and inserted); that is not the
+        reviewer's choice, so it is ignored and the selection put back afterwards."""
+        if self._restoring:  # nested: the outer change puts it back
+            yield
+            return
+        self._restoring = True
+        try:
+            yield
+        finally:
+            self._restoring = False
         self._keep_selection()
 
     def _keep_selection(self) -> None:
-        """A changed row moves by removal and insertion: put the selection back on the
-        contract the reviewer had selected, without announcing a new selection."""
+        """Put the selection back on the reviewer's contract, without announcing a new
+        selection; if a filter hides it (or it is gone) clear the table's selection and
+        say so once."""
         wanted = self._current_id
         if wanted is None:
             return
         current = self.current_contract()
-        if current is not None and current.id == wanted:
+        if current is not None and current.id == wanted and not self._hidden:
             return
         self._restoring = True
         try:
-            if not self.select(wanted, scroll=False):
-                self._current_id = wanted  # filtered out for now; keep it for later
+            shown = self.select(wanted, scroll=False)
+            if not shown:
+                self.table.selectionModel().clear()
         finally:
             self._restoring = False
+        if shown and self._hidden:
+            self._hidden = False
+            self.contractSelected.emit(wanted)  # shown again: the detail follows
+        elif not shown and not self._hidden:
+            self._hidden = True
+            self.selectionHidden.emit()
 
     def _learn_phases(self, contracts: list[Contract]) -> None:
         known = {self.phase_filter.itemData(i) for i in range(self.phase_filter.count())}
@@ -174,27 +211,24 @@ class ContractsPage(QWidget):
     def _filter(self, change: Callable[[], None]) -> None:
         """Apply a filter change; the proxy sits between table and model only while some
         filter is on. Unfiltered, the proxy would re-filter all rows on every relayout."""
-        change()
-        filtering = self.proxy.active
-        if filtering == (self.table.model() is self.proxy):
-            self._count_changed()
-            return
-        keep = self._current_id
-        self._restoring = True
-        try:
-            self.model.row_moves = filtering
-            if filtering:
-                self.proxy.setSourceModel(self.model)
-                self.table.setModel(self.proxy)
-            else:
-                self.table.setModel(self.model)
-                self.proxy.setSourceModel(None)  # type: ignore[arg-type]
-            self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-            if keep is not None:
-                self.select(keep)
-        finally:
-            self._restoring = False
+        with self._holding_selection():
+            change()
+            filtering = self.proxy.active
+            if filtering != (self.table.model() is self.proxy):
+                self._attach_proxy(filtering)
         self._count_changed()
+        if self._current_id is not None and not self._hidden:
+            self.select(self._current_id)  # in view
+
+    def _attach_proxy(self, filtering: bool) -> None:
+        self.model.row_moves = filtering
+        if filtering:
+            self.proxy.setSourceModel(self.model)
+            self.table.setModel(self.proxy)
+        else:
+            self.table.setModel(self.model)
+            self.proxy.setSourceModel(None)  # type: ignore[arg-type]
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
     @property
     def filtering(self) -> bool:
@@ -220,6 +254,31 @@ class ContractsPage(QWidget):
         shown, total = self.shown_count(), self.model.rowCount()
         text = f"{shown} of {total} contracts" if shown != total else f"{total} contracts"
         self.count.setText(text)
+
+    def clear_filters_hiding(self, contract_id: str) -> list[str]:
+        """Turn off every filter that hides `contract_id` (a notification asks to show it);
+        returns what was turned off, e.g. ["search", "status"]."""
+        row = self.model.row_of(contract_id)
+        contract = None if row is None else self.model.contract_at(row)
+        if contract is None:
+            return []
+        hiding = self.proxy.hiding(contract)
+        controls: dict[str, Callable[[], None]] = {
+            "search": self._clear_search,
+            "status": lambda: self.status_filter.setCurrentIndex(0),
+            "phase": lambda: self.phase_filter.setCurrentIndex(0),
+            "waiting only": lambda: self.waiting_only.setChecked(False),
+            "stale only": lambda: self.stale_only.setChecked(False),
+        }
+        for name in hiding:
+            controls[name]()
+        return hiding
+
+    def _clear_search(self) -> None:
+        self._search_timer.stop()
+        self.search.clear()
+        self._search_timer.stop()  # clearing typed text restarts the delay: apply it now
+        self._filter(lambda: self.proxy.set_text(""))
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -250,7 +309,13 @@ class ContractsPage(QWidget):
         if contract is None or self._restoring:
             return
         self._current_id = contract.id
+        self._hidden = False
         self.contractSelected.emit(contract.id)
+
+    @property
+    def selected_id(self) -> str | None:
+        """The reviewer's contract while it is shown (None while a filter hides it)."""
+        return None if self._hidden else self._current_id
 
     def _activated(self, index: QModelIndex) -> None:
         contract = self.contract_at(index.row())

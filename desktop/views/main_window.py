@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.actions import ReviewerAction, allows
 from core.model import Contract
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
+from desktop.drafts import Drafts
 from desktop.models.outbox import (
     PAUSE,
     RESUME,
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         settings: DeskSettings | None = None,
         *,
         has_key: bool = False,
+        drafts: Drafts | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or DeskSettings()
         self.has_key = has_key
         self.dialogs: list[QDialog] = []
+        self.drafts = drafts or Drafts()  # unsent answers, comments, feedback (kept per item)
         self.conflict_dialog: ConflictDialog | None = None
         self.dashboard = DashboardPage(bridge)
         self.contracts = ContractsPage(bridge)
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.notifier = self._make_notifier()
         self._tell_notifier()
-        self.resize(1280, 820)
+        self._fit_screen(1280, 820)
 
     # --- building ------------------------------------------------------------------------
 
@@ -213,12 +216,14 @@ class MainWindow(QMainWindow):
         ):
             signal.connect(self._show_badges)
             signal.connect(self._tell_notifier)
+        b.staleScanned.connect(self._redraw_ages)  # "3 min ago" grows with time alone
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_panel.openRequested.connect(self.show_conflict)
         self.outbox_panel.retryRequested.connect(self.bridge.operations.reconfirm)
         self.outbox_panel.discardRequested.connect(self.bridge.operations.drop)
         b.outboxEntry.connect(self._refused)
         self.contracts.contractSelected.connect(self.detail.show_contract)
+        self.contracts.selectionHidden.connect(lambda: self.detail.show_contract(None))
         self.contracts.contractActivated.connect(self.open_contract)
         self.dashboard.contractActivated.connect(self.open_contract)
         self.detail.confirmRequested.connect(self.confirm)
@@ -227,8 +232,22 @@ class MainWindow(QMainWindow):
         self.detail.resumeRequested.connect(self.resume)
         self.detail.exportRequested.connect(self._ask_export_path)
 
+    def _fit_screen(self, width: int, height: int) -> None:
+        """Start at `width` x `height`, or the screen's free area when it is smaller (every
+        pane fits down to 1024 x 700: see tests/desktop/test_e2e_live_view.py)."""
+        screen = self.screen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
+
+    def _redraw_ages(self) -> None:
+        views = [self.questions.table, self.detail.history_view, self.detail.tasks_view]
+        for view in [*views, self.detail.questions_view]:
+            view.viewport().update()
+
     def _make_questions_panel(self) -> QuestionsPanel:
-        panel = QuestionsPanel(self.bridge, self.bridge.operations)
+        panel = QuestionsPanel(self.bridge, self.bridge.operations, drafts=self.drafts)
         panel.openContractRequested.connect(self.open_contract)
         panel.countChanged.connect(self._show_question_count)
         return panel
@@ -379,11 +398,15 @@ class MainWindow(QMainWindow):
         self.detail.reload()
 
     def open_contract(self, contract_id: str) -> None:
-        """Show the contract's detail (and select it in the table when it is shown)."""
+        """Select the contract and show its detail; filters that would hide it are turned
+        off first (and the status bar says which), so table and detail agree."""
         self.show_window()
         self.tabs.setCurrentIndex(CONTRACTS)
+        cleared = self.contracts.clear_filters_hiding(contract_id)
+        if cleared:
+            self.status.showMessage(f"Turned off to show the contract: {', '.join(cleared)}", 5000)
         if not self.contracts.select(contract_id):
-            self.detail.show_contract(contract_id)
+            self.detail.show_contract(contract_id)  # not in the table yet (still loading)
 
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
@@ -458,6 +481,7 @@ class MainWindow(QMainWindow):
         # An open dialog keeps up with the contract (a confirmation decided elsewhere
         # disables its buttons), so a reviewer never confirms what is no longer pending.
         dialog.follow_updates(self.bridge.contractsUpdated)
+        dialog.keep_drafts(self.drafts)
         if mode == "changes":
             dialog.focus_feedback()
         self._open_dialog(dialog)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 from core.gates import check_phase_readiness
 from core.model import Contract, Task
 from desktop.dialog_ports import PhaseActions
+from desktop.drafts import Drafts, comment_key, feedback_key
 
 FEEDBACK_REQUIRED = "Feedback is required to request changes."
 
@@ -75,6 +77,7 @@ class PhaseConfirmationDialog(QDialog):
         # deciding again must not be possible (it would move the contract one phase further).
         self.for_pending = contract.pending_confirmation is not None
         self.resolved_elsewhere = False
+        self._drafts: Drafts | None = None
         self.heading = self._label("phaseHeading", "Phase change")
         self.changed_note = self._label("phaseChangedNote", "Contract changed")
         self.changed_note.hide()
@@ -219,6 +222,25 @@ class PhaseConfirmationDialog(QDialog):
             name = f"{task.name} (supervisor)" if task.is_supervisor else task.name
             QTreeWidgetItem(self.tasks, [name, task.status.value])
 
+    def keep_drafts(self, drafts: Drafts) -> None:
+        """Start from the comment and feedback left unsent for this contract, and keep
+        what is typed (a closed dialog, a refresh or a restart loses nothing)."""
+        self._drafts = drafts
+        for box, key in self._draft_boxes():
+            box.setPlainText(drafts.get(key))
+            box.moveCursor(QTextCursor.MoveOperation.End)  # go on typing where it stopped
+            box.textChanged.connect(lambda b=box, k=key: drafts.put(k, b.toPlainText()))
+
+    def _draft_boxes(self) -> list[tuple[QPlainTextEdit, str]]:
+        cid = self.contract.id
+        return [(self.comment, comment_key(cid)), (self.feedback, feedback_key(cid))]
+
+    def _drop_drafts(self) -> None:
+        """Sent (to the outbox): what was typed for this decision is done with."""
+        if self._drafts is not None:
+            for _, key in self._draft_boxes():
+                self._drafts.drop(key)
+
     def focus_feedback(self) -> None:
         """Put the cursor in the feedback box (opened as "Request changes")."""
         self.feedback.setFocus()
@@ -232,6 +254,7 @@ class PhaseConfirmationDialog(QDialog):
         self.phase_actions.confirm_phase(
             self.contract.id, self.target, self.version, comment or None
         )
+        self._drop_drafts()
         self.confirmed.emit(comment)
         self.accept()
 
@@ -245,5 +268,6 @@ class PhaseConfirmationDialog(QDialog):
             return
         target = self.target or self.contract.phase
         self.phase_actions.request_changes(self.contract.id, target, self.version, feedback)
+        self._drop_drafts()
         self.changesRequested.emit(feedback)
         self.accept()

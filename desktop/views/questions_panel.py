@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from core.model import Question, QuestionType
 from desktop.dialog_ports import AnswerActions, QuestionFeed
+from desktop.drafts import Drafts, answer_key
 from desktop.models.questions_model import QuestionsModel
 
 
@@ -61,9 +62,14 @@ class QuestionsPanel(QWidget):
         feed: QuestionFeed | None,
         actions: AnswerActions,
         parent: QWidget | None = None,
+        *,
+        drafts: Drafts | None = None,
     ) -> None:
-        """`feed` (the bridge) is followed at once; None leaves filling to `set_questions`."""
+        """`feed` (the bridge) is followed at once; None leaves filling to `set_questions`.
+        `drafts` keeps unsent answers per question (in memory when not given)."""
         super().__init__(parent)
+        self.drafts = drafts or Drafts()
+        self._editing: Question | None = None  # the question the editor shows
         self.setObjectName("questionsPanel")
         self.setAccessibleName("Pending questions")
         self.answer_actions = actions
@@ -130,6 +136,7 @@ class QuestionsPanel(QWidget):
         send = _button(page, "&Send answer", "answerTextSend")
         edit.returnPressed.connect(self._send_text)
         edit.textChanged.connect(lambda text: send.setEnabled(bool(text.strip())))
+        edit.textEdited.connect(self._keep_draft)  # the reviewer's typing, not our filling
         send.clicked.connect(self._send_text)
         row = QHBoxLayout(page)
         row.addWidget(edit, 1)
@@ -143,6 +150,7 @@ class QuestionsPanel(QWidget):
         box.setAccessibleName("Choice")
         send = _button(page, "&Send choice", "answerChoiceSend")
         send.clicked.connect(lambda: self._send(box.currentText()))
+        box.activated.connect(lambda _: self._keep_draft(box.currentText()))  # a pick
         row = QHBoxLayout(page)
         row.addWidget(box, 1)
         row.addWidget(send)
@@ -202,23 +210,39 @@ class QuestionsPanel(QWidget):
         self._show_selected()
 
     def _show_selected(self) -> None:
+        """Show the selected question in its editor. A refresh that leaves the same
+        question selected touches nothing: the choice picked and the text typed stay."""
         question = self.selected()
+        if question is not None and _same_editor(question, self._editing):
+            self._editing = question
+            self._show_prompt(question)
+            return
+        self._editing = question
         if question is None:
             self.prompt.setText("")
             self.editors.setCurrentWidget(self.none_page)
             return
-        name = self.model.contract_name(question)
-        self.prompt.setText(f"{name} asks: {question.question}")
+        self._show_prompt(question)
+        draft = self.drafts.get(answer_key(question.id))
         if question.question_type is QuestionType.CHOICE:
             self.choice_box.clear()
             self.choice_box.addItems(list(question.choices))
+            if draft in question.choices:
+                self.choice_box.setCurrentIndex(question.choices.index(draft))
             self.editors.setCurrentWidget(self.choice_page)
         elif question.question_type is QuestionType.CONFIRMATION:
             self.editors.setCurrentWidget(self.confirm_page)
         else:
-            self.text_edit.clear()
-            self.text_send.setEnabled(False)
+            self.text_edit.setText(draft)
+            self.text_send.setEnabled(bool(draft.strip()))
             self.editors.setCurrentWidget(self.text_page)
+
+    def _show_prompt(self, question: Question) -> None:
+        self.prompt.setText(f"{self.model.contract_name(question)} asks: {question.question}")
+
+    def _keep_draft(self, text: str) -> None:
+        if self._editing is not None:
+            self.drafts.put(answer_key(self._editing.id), text)
 
     # --- answering -----------------------------------------------------------------------
 
@@ -233,8 +257,9 @@ class QuestionsPanel(QWidget):
             return
         sending = self.answer_actions.answer_question(question.id, question.contract_id, answer)
         self._sent.add(question.id)
+        self.drafts.drop(answer_key(question.id))  # in the outbox now: the draft is done
         if isinstance(sending, asyncio.Future | concurrent.futures.Future):
-            sending.add_done_callback(functools.partial(self._answer_settled, question))
+            sending.add_done_callback(functools.partial(self._answer_settled, question, answer))
         row = self.model.row_of(question.id)
         self.model.set_questions([q for q in self.model.questions if q.id != question.id])
         self.answered.emit(question.id, answer)
@@ -243,12 +268,13 @@ class QuestionsPanel(QWidget):
         self._after_change()
         self.table.setFocus()
 
-    def _answer_settled(self, question: Question, done: Any) -> None:
+    def _answer_settled(self, question: Question, answer: str, done: Any) -> None:
         """If writing the answer failed (the error presenter has said why), show the
-        question again so it can be answered."""
+        question again, with the answer as its draft, so it can be sent again."""
         if not shiboken6.isValid(self) or done.cancelled() or done.exception() is None:
             return
         self._sent.discard(question.id)
+        self.drafts.put(answer_key(question.id), answer)
         listed = [*self.model.questions, question]
         self.model.set_questions(listed)
         self._after_change()
@@ -294,3 +320,13 @@ class QuestionsPanel(QWidget):
             with contextlib.suppress(RuntimeError, TypeError):  # the bridge may be gone
                 self._feed.questionsChanged.disconnect(self.refresh)
             self._feed = None
+
+
+def _same_editor(question: Question, shown: Question | None) -> bool:
+    """The editor already shows this question as it is (same kind, same choices)."""
+    return (
+        shown is not None
+        and shown.id == question.id
+        and shown.question_type is question.question_type
+        and shown.choices == question.choices
+    )

@@ -7,6 +7,8 @@
 - `backend`: a `LocalBackend` — a real `Replica` and `Outbox` on this test's own file, no
   server; its connection state is set by the test.
 - `bridge`: a `SyncBridge` over it, closed after the test.
+- `sync_server`: a real `contract-server` process, one per test module (tests/desktop/live_desk.py
+  opens the whole desk on it).
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ from desktop.ports import OFFLINE
 from sync.observers import Observers
 from sync.outbox import Outbox, OutboxEntry
 from sync.replica import Replica
+from tests.sync.server_fixture import sync_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+__all__ = ["sync_server"]  # a fixture of tests.sync.server_fixture, offered here too
 T = TypeVar("T")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REVIEWER = Actor("alice", Role.REVIEWER)

@@ -69,10 +69,15 @@ def test_the_selection_survives_moves_and_filter_changes(qtbot: QtBot, bridge: S
     # Many rows move at once (a relayout), the selected one among them.
     page.apply_updates([make_contract(i, quiet=timedelta(seconds=-i)) for i in range(10, 30)])
     assert page.current_contract().id == target.id
-    page.waiting_only.setChecked(True)  # filters it out
-    page.waiting_only.setChecked(False)
-    assert page.current_contract().id == target.id
     assert selected == [target.id]  # restoring the selection announced nothing new
+    hidden: list[bool] = []
+    page.selectionHidden.connect(lambda: hidden.append(True))
+    page.waiting_only.setChecked(True)  # filters it out: the detail is told to clear
+    assert hidden == [True] and page.selected_id is None
+    assert not page.table.selectionModel().hasSelection()
+    page.waiting_only.setChecked(False)  # shown again: selected again, the detail follows
+    assert page.current_contract().id == target.id
+    assert selected == [target.id, target.id] and hidden == [True]
 
 
 def test_selecting_and_activating_with_the_keyboard(qtbot: QtBot, bridge: SyncBridge) -> None:

@@ -14,7 +14,6 @@ only while the loop runs, so the sync tasks always see a running loop.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from sync.monitor import Backoff
 from sync.outbox import OutboxState
 from sync.service import SyncService
 from tests.desktop.conftest import Loop, until
+from tests.desktop.live_desk import waiting_for_confirmation
 from tests.sync.server_fixture import ServerProcess, start_server
 
 pytestmark = pytest.mark.timeout(240)
@@ -59,15 +59,7 @@ class Desk:
     supervisor: ContractClient
 
     async def waiting_for_confirmation(self) -> Contract:
-        """A guarded contract whose supervisor asked to move from plan to execute."""
-        name = f"guarded-{uuid.uuid4().hex[:6]}"
-        contract = await self.admin.create_contract(name, "simple", phase_guard=True)
-        await self.supervisor.create_task(contract.id, "supervisor", is_supervisor=True)
-        await self.supervisor.change_status(contract.id, "active")
-        await self.supervisor.mark_deliverable(contract.id, "plan-document")
-        answer = await self.supervisor.change_phase(contract.id, "execute")
-        assert answer.kind == "requires_confirmation"
-        return (await self.admin.get_contract(contract.id)).contract
+        return await waiting_for_confirmation(self.admin, self.supervisor)
 
     def waits(self, contract_id: str) -> bool:
         """The table shows the contract waiting for a phase confirmation."""

@@ -40,6 +40,7 @@ class Recorder:
         model.rowsInserted.connect(lambda _, a, b: self.seen.append(f"inserted {a}-{b}"))
         model.rowsRemoved.connect(lambda _, a, b: self.seen.append(f"removed {a}-{b}"))
         model.modelReset.connect(lambda: self.seen.append("reset"))
+        model.rowsMoved.connect(lambda _, a, b, __, to: self.seen.append(f"moved {a}-{b} to {to}"))
 
 
 def test_contracts_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:
@@ -80,9 +81,13 @@ def test_changes_are_data_changed_runs_inserts_and_removes_never_a_reset() -> No
     assert model.row_of(make_contract(11).id) == 10
     model.apply([make_contract(4)])  # unchanged: nothing at all
     assert len(seen.seen) == 5
-    model.apply([make_contract(5, name="AAA first")])  # its place changed: it moves
-    assert seen.seen[5:] == ["removed 4-4", "inserted 0-0"]
+    model.apply([make_contract(5, name="AAA first")])  # its place changed: one row move
+    assert seen.seen[5:] == ["moved 4-4 to 0", "changed 0-0"]
     assert model.contract_at(0).name == "AAA first"
+    kept = QPersistentModelIndex(model.index(0, 0))  # a selection travels with its row
+    model.apply([make_contract(5, name="ZZZ last")])
+    assert seen.seen[7:] == ["moved 0-0 to 11", "changed 10-10"]
+    assert kept.row() == 10 and model.contract_at(10).name == "ZZZ last"
 
 
 def test_descending_order_reads_from_the_end_and_keeps_persistent_indexes() -> None:
