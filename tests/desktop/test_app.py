@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from core.status import ContractStatus, WaitingFor
-from desktop.app import NO_DISPLAY, build_parser, display_problem, main, make_plan
+from desktop.app import build_parser, main, make_plan
+from desktop.display import NO_DISPLAY, display_problem
 from desktop.bridge import SyncBridge
 from desktop.ports import LIVE, OFFLINE
 from desktop.settings import DeskPaths, DeskSettings, KeyStore
