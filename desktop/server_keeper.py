@@ -70,6 +70,7 @@ class ServerKeeper:
                 if first:
                     self.listener.server_ready(self.server.url, self.server.api_key)
                 else:
+                    log.info("the local server is running again")
                     self.listener.server_notice("The local server is running again.")
                 first = False
                 problem = f"the local server {ended(await self._exited())}"
