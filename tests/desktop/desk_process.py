@@ -69,10 +69,13 @@ def start_desk(
     *args: str,
     env: Mapping[str, str] | None = None,
     new_session: bool = False,
+    data_dir: bool = True,
 ) -> Desk:
-    """`python -m desktop.app --data-dir HOME/desk ARGS` (the `contract-desk` command)."""
+    """`python -m desktop.app --data-dir HOME/desk ARGS` (the `contract-desk` command);
+    without `data_dir`, in the user folders (XDG_* under HOME), as a user starts it."""
     log_file = home / f"desk-{time.monotonic_ns()}.log"
-    command = [sys.executable, "-m", "desktop.app", "--data-dir", str(home / "desk"), *args]
+    folder = ["--data-dir", str(home / "desk")] if data_dir else []
+    command = [sys.executable, "-m", "desktop.app", *folder, *args]
     with log_file.open("wb") as sink:
         process = subprocess.Popen(
             command,
@@ -85,12 +88,29 @@ def start_desk(
     return Desk(home, process, log_file, tuple(args))
 
 
+def run_tool(
+    home: Path, tool: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """One of our installed commands (`contracts`, `contract-desk`, …) in the desk's user
+    folders, with no CONTRACTS_* variables."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / tool), *args],
+        capture_output=True,
+        text=True,
+        env=desk_env(home),
+        cwd=home,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def until(ready: Callable[[], bool], timeout: float, what: str, desk: Desk | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if desk is not None and desk.process.poll() is not None and not ready():
-            raise AssertionError(f"the desk ended ({desk.process.returncode}) before {what}:\n"
-                                 f"{desk.log[-4000:]}")
+            raise AssertionError(
+                f"the desk ended ({desk.process.returncode}) before {what}:\n{desk.log[-4000:]}"
+            )
         if time.monotonic() > deadline:
             log = desk.log[-4000:] if desk is not None else ""
             raise AssertionError(f"no {what} after {timeout} s\n{log}")
