@@ -50,8 +50,3 @@ def test_docs_page_is_served(server: Server) -> None:
     assert page.status_code == 200
     assert "/openapi.json" in page.text and "swagger" in page.text.lower()
 
-
-def test_the_readme_links_the_reference_in_the_repository() -> None:
-    readme = (REFERENCE.parents[1] / "README.md").read_text(encoding="utf-8")
-    assert "(docs/api.md)" in readme
-    assert "shared/API.md" not in readme
