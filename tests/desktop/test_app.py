@@ -15,8 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from core.status import ContractStatus, WaitingFor
 from desktop.app import build_parser, main, make_plan
-from desktop.display import NO_DISPLAY, display_problem, x11_reachable
 from desktop.bridge import SyncBridge
+from desktop.display import NO_DISPLAY, display_problem, x11_reachable
 from desktop.ports import LIVE, OFFLINE
 from desktop.settings import DeskPaths, DeskSettings, KeyStore
 from desktop.views.main_window import MainWindow

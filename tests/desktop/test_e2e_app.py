@@ -50,7 +50,7 @@ def _listening(port: int) -> bool:
 
 def test_demo_starts_the_embedded_server_and_shows_contracts(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    done = _desk(tmp_path, "--demo", "2", "--screenshot", str(shot), "--quit-after", "12")
+    done = _desk(tmp_path, "--demo", "2", "--screenshot", str(shot), "--quit-after", "30")
     assert done.returncode == 0, done.stderr[-3000:]
     assert shot.exists() and shot.stat().st_size > 10_000
     server = tmp_path / "data" / "server"

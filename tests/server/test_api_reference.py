@@ -49,4 +49,3 @@ def test_docs_page_is_served(server: Server) -> None:
     page = server.anonymous().get("/docs")
     assert page.status_code == 200
     assert "/openapi.json" in page.text and "swagger" in page.text.lower()
-
