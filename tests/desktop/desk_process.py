@@ -93,8 +93,13 @@ def run_tool(
 ) -> subprocess.CompletedProcess[str]:
     """One of our installed commands (`contracts`, `contract-desk`, …) in the desk's user
     folders, with no CONTRACTS_* variables."""
+    return run_in(home, [str(Path(sys.executable).parent / tool), *args], timeout)
+
+
+def run_in(home: Path, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`command` to its end in the user folders under `home` (see `desk_env`)."""
     return subprocess.run(
-        [str(Path(sys.executable).parent / tool), *args],
+        command,
         capture_output=True,
         text=True,
         env=desk_env(home),

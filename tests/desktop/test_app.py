@@ -203,34 +203,29 @@ def test_a_display_that_points_nowhere_is_found() -> None:
         assert display_problem({"DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}, "linux") is None
 
 
-def test_a_dead_display_exits_1_with_our_message() -> None:
-    """Not Qt's abort ("could not connect to display", exit 134) but what to do."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DISPLAY": f":{_unused_display()}"}
-    done = subprocess.run(
+def _desk_without_qt_platform(**display: str) -> subprocess.CompletedProcess[str]:
+    """`contract-desk --demo` in an environment with only PATH, HOME and `display`."""
+    return subprocess.run(
         [sys.executable, "-m", "desktop.app", "--demo"],
         capture_output=True,
         text=True,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **display},
         timeout=60,
         check=False,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def test_a_dead_display_exits_1_with_our_message() -> None:
+    """Not Qt's abort ("could not connect to display", exit 134) but what to do."""
+    done = _desk_without_qt_platform(DISPLAY=f":{_unused_display()}")
     assert done.returncode == 1, done.stderr
     assert "cannot reach the X display" in done.stderr and "xvfb-run" in done.stderr
     assert "qt.qpa" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_without_a_display_the_command_exits_1() -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-    done = subprocess.run(
-        [sys.executable, "-c", "from desktop.app import main; raise SystemExit(main([]))"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
-    )
+    done = _desk_without_qt_platform()
     assert done.returncode == 1
     assert "no display" in done.stderr and "Traceback" not in done.stderr
 
