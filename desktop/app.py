@@ -5,9 +5,14 @@
     contract-desk --server URL --api-key KEY
     contract-desk --offline           the local replica only, no connection
 
-Startup order matters for the first paint: the window shows the replica at once and the
-connection (and, when embedded, the server process) comes up behind it. The API key is kept
-in the OS keyring (or a 0600 file); `--api-key` stores it for the next run.
+Startup order matters for the first paint: the window shows the replica at once ("Starting
+the local server…") and the embedded server's key, process and the connection come up
+behind it (`desktop.server_keeper`, which also restarts a server that dies). The server ends
+with the desk however the desk ends (`serve --parent-pid`); SIGINT and SIGTERM are File ▸
+Quit (`desktop.startup`). While it runs, the desk leaves a reference for `contracts`
+(`sync.discovery`). The API key is kept in the OS keyring (or a 0600 file); `--api-key`
+stores it for the next run. With -v the desk logs when it was first painted and when data
+went live (`bench/bench_desktop.py --launch` reads those lines).
 
 Exit codes: 0 closed normally, 1 cannot run (no display, server failed to start), 2 bad
 arguments.
@@ -302,20 +307,19 @@ def print_server(args: argparse.Namespace, paths: DeskPaths) -> int:
     from sync import discovery
 
     server = EmbeddedServer(paths.data, KeyStore(paths, use_keyring=False), demo=args.demo)
+    db_url = server.db_url
     running = discovery.find(paths.data)
     if running is not None:
         state = f"{running.url} (running, desk pid {running.pid})"
+        db_url = f"sqlite:///{running.account.removeprefix('embedded:')}"  # the one running
     else:
         state = "not running (start it with: contract-desk" + (" --demo)" if args.demo else ")")
     owner = local_owner()
     print(f"server:   {state}")
-    print(f"database: {server.db_url}")
+    print(f"database: {db_url}")
     print(f"log:      {server.log_path}")
     print(f"owner:    {owner} (a key sees only its owner's contracts)")
-    print(
-        f"a key:    contract-server keys create --owner {owner} --role reviewer "
-        f"--db {server.db_url}"
-    )
+    print(f"a key:    contract-server keys create --owner {owner} --role reviewer --db {db_url}")
     return 0
 
 
