@@ -26,7 +26,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
@@ -124,10 +124,12 @@ class Desk:
         self.exit_code = 0
         self._tasks: list[asyncio.Future[None]] = []
         self._live_logged = False
+        self._deferred: list[Callable[[], None]] = []  # keeper news from before the window
 
     async def run(self) -> int:
         """Show the window over the replica first; the embedded server (when there is one)
-        starts behind it and the sync service connects once it answers."""
+        starts behind it (launched first, so it boots while the window is built) and the
+        sync service connects once it answers."""
         from desktop.backend import ServiceBackend
         from desktop.embedded import EmbeddedServer
         from sync.service import SyncService
@@ -137,6 +139,7 @@ class Desk:
         embedded = url is None and not plan.offline
         if embedded:
             self.embedded = EmbeddedServer(self.paths.data, self.keys, demo=plan.demo)
+            self._keep_server(self.embedded)
         service = SyncService(self.paths.replica_file(plan.replica_name), url, key)
         self.backend = ServiceBackend(service, offline=plan.offline or key is None)
         self.backend.awaiting_server = embedded
@@ -144,29 +147,43 @@ class Desk:
         self.backend.on_state(self._state_moved)
         self._open_window(plan, has_key=key is not None or embedded)
         service.errors.subscribe(self._sync_error)
-        if self.embedded is not None:
-            self._keep_server(self.embedded)
+        if self.embedded is not None and not self._deferred:
+            self._starting_note()
+        for act in self._deferred:
+            act()
+        self._deferred.clear()
         if self.args.screenshot is not None or self.args.quit_after is not None:
             self._tasks.append(asyncio.ensure_future(self._scripted()))
         await self.closed.wait()
         await self._shutdown()
         return self.exit_code
 
+    def _starting_note(self) -> None:
+        assert self.window is not None
+        self.window.status.connection.setText("○ Starting the local server…")
+        self.window.show_banner("Starting the local server… contracts appear when it answers.")
+
     def _keep_server(self, server: EmbeddedServer) -> None:
         from desktop.server_keeper import ServerKeeper
 
-        assert self.window is not None
-        self.window.status.connection.setText("○ Starting the local server…")
-        self.window.show_banner("Starting the local server… the contracts appear when it answers.")
         self._tasks.append(asyncio.ensure_future(ServerKeeper(server, self).run()))
 
-    # --- what the server keeper says ------------------------------------------------------
+    # --- what the server keeper says (kept until the window is shown) ---------------------
+
+    def _when_shown(self, act: Callable[[], None]) -> None:
+        if self.window is None:
+            self._deferred.append(act)
+        else:
+            act()
 
     def server_ready(self, url: str, api_key: str) -> None:
+        log.info("startup: local server answered after %.2f s", _since_launch())
+        self._when_shown(lambda: self._connect_embedded(url, api_key))
+
+    def _connect_embedded(self, url: str, api_key: str) -> None:
         from sync import discovery
 
         assert self.backend is not None and self.embedded is not None
-        log.info("startup: local server answered after %.2f s", _since_launch())
         if self.window is not None:
             self.window.banner.hide()
         self.backend.connect(url, api_key)
@@ -175,13 +192,19 @@ class Desk:
         discovery.publish(ref, self.paths.data)  # `contracts` finds this server by itself
 
     def server_notice(self, text: str, *, lasting: bool = False) -> None:
-        if self.window is not None:
+        def show() -> None:
+            assert self.window is not None
             self.window.show_banner(text)
             self.window.status.showMessage(text, 0 if lasting else 10_000)
 
+        self._when_shown(show)
+
     def server_failed(self, text: str) -> None:
-        assert self.backend is not None
-        self.backend.server_unavailable()
+        def fail() -> None:
+            assert self.backend is not None
+            self.backend.server_unavailable()
+
+        self._when_shown(fail)
         self.server_notice(text, lasting=True)
 
     # --- the rest -------------------------------------------------------------------------
