@@ -144,6 +144,16 @@ def parent_of(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
+def gone(pid: int, seconds: float = 15.0) -> bool:
+    """Whether `pid` ends (or is only a zombie) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie."""
     fields = _stat(pid)

@@ -13,25 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from sync.outbox import Outbox, OutboxState
 from sync.replica import Replica
-from tests.desktop.desk_process import LIVE_LINE, running, start_desk, until
+from tests.desktop.desk_process import LIVE_LINE, gone, running, start_desk, until
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _gone(pid: int, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "ctrl-c", "SIGKILL"])
@@ -48,7 +38,7 @@ def test_no_server_outlives_the_desk(tmp_path: Path, how: str) -> None:
         code = desk.process.wait(60)
     finally:
         desk.stop()
-    assert _gone(server), f"the embedded server {server} outlived the desk ({how})"
+    assert gone(server), f"the embedded server {server} outlived the desk ({how})"
     if how == "SIGKILL":
         assert code == -signal.SIGKILL
         return
@@ -107,7 +97,7 @@ def test_a_killed_server_is_reaped_and_restarted(tmp_path: Path) -> None:
     finally:
         desk.stop()
     for pid in desk.server_pids():
-        assert _gone(pid)
+        assert gone(pid)
 
 
 def test_a_normal_start_and_quit_logs_no_warning(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from desktop.embedded import EmbeddedServer
 from desktop.server_keeper import ServerKeeper, ended
 from desktop.settings import DeskPaths, KeyStore
+from tests.desktop.conftest import until
 from tests.desktop.desk_process import running
 
 pytestmark = pytest.mark.timeout(240)
@@ -37,12 +37,6 @@ class Heard:
         self.failures.append(text)
 
 
-async def _until(check: Callable[[], bool], seconds: float = 90) -> None:
-    async with asyncio.timeout(seconds):
-        while not check():
-            await asyncio.sleep(0.1)
-
-
 def test_exit_codes_in_words() -> None:
     assert ended(-signal.SIGKILL) == "was killed (SIGKILL)"
     assert ended(3) == "exited with code 3"
@@ -54,11 +48,11 @@ async def test_restarts_a_killed_server_then_gives_up_past_the_limit(tmp_path: P
     heard = Heard()
     keeping = asyncio.create_task(ServerKeeper(server, heard, limit=1).run())
     try:
-        await _until(lambda: bool(heard.ready))
+        await until(lambda: bool(heard.ready), 90)
         first = server.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        await _until(lambda: any("running again" in n for n in heard.notices))
+        await until(lambda: any("running again" in n for n in heard.notices), 90)
         assert any("was killed (SIGKILL): restarting" in n for n in heard.notices)
         assert not running(first)  # reaped: no zombie left
         second = server.pid
@@ -66,7 +60,7 @@ async def test_restarts_a_killed_server_then_gives_up_past_the_limit(tmp_path: P
         assert heard.ready == [server.url]  # told once: the desk keeps its connection
 
         os.kill(second, signal.SIGKILL)
-        await _until(lambda: bool(heard.failures))
+        await until(lambda: bool(heard.failures), 90)
         await asyncio.wait_for(keeping, 5)  # the keeper has stopped trying
         assert "stopped 2 times" in heard.failures[0]
         assert str(server.log_path) in heard.failures[0]

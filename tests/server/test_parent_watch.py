@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.desktop.desk_process import running
+from tests.desktop.desk_process import gone, running
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,15 +42,6 @@ def _serving(port: int, seconds: float = 60) -> bool:
     return False
 
 
-def _wait_gone(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_the_server_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     # A parent that starts the server and prints its pid, then waits to be killed.
     port = _port()
@@ -72,7 +63,7 @@ def test_the_server_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
         parent.stdout.close()
-        assert _wait_gone(server, 30), "the server outlived its parent"
+        assert gone(server, 30), "the server outlived its parent"
     finally:
         if running(server):
             subprocess.run(["kill", "-9", str(server)], check=False)
