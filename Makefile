@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check bench clean
+.PHONY: setup run test test-fast shell check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ run: setup
 
 test: setup
 	VENV=$(VENV) scripts/test
+
+# The quick local loop: no PostgreSQL, tray or notification tests, nothing installed.
+test-fast: setup
+	VENV=$(VENV) scripts/test --fast
+
+# A shell with .venv active, so contract-desk, contracts and contract-server are on PATH.
+shell: setup
+	@echo "Contract Desk shell: .venv is active (exit to leave)"
+	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(VENV))/bin:$$PATH" $${SHELL:-/bin/sh} -i
 
 check: setup
 	VENV=$(VENV) scripts/check

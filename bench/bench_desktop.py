@@ -2,6 +2,10 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_desktop.py [--contracts 10000]
         [--rate 1000] [--seconds 30] [--page contracts|dashboard]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_desktop.py --launch
+
+`--launch` times the real `contract-desk --demo` process instead: launch → first paint,
+→ the embedded server answering, → live data (see bench/desk_launch.py).
 
 What it does, in one process like the real desk: a replica with N contracts; the main
 window over a backend that applies events to that replica the way the sync feed does (a
@@ -305,7 +309,12 @@ def main() -> int:
     parser.add_argument("--page", choices=["contracts", "dashboard"], default="contracts")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle baseline")
     parser.add_argument("--search", default="", help="type this in the table's search box")
+    parser.add_argument("--launch", action="store_true", help="time `contract-desk --demo`")
     args = parser.parse_args()
+    if args.launch:
+        from bench.desk_launch import main as launch
+
+        return launch()
     app = QApplication(["bench"])
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)

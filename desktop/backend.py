@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import Clock, SystemClock
-from desktop.ports import LIVE, OFFLINE, Unsubscribe
+from desktop.ports import CONNECTING, LIVE, OFFLINE, Unsubscribe
 from sync.errors import ConnectionFailed
 from sync.observers import Observers
 from sync.outbox import Outbox, OutboxEntry
@@ -36,6 +36,7 @@ class ServiceBackend:
         self._contracts: Observers[frozenset[str]] = Observers("desk_contracts")
         self._entries: Observers[OutboxEntry] = Observers("desk_outbox")
         self._unsubscribe: list[Unsubscribe] = []
+        self.awaiting_server = False  # set while the embedded server starts (see connect)
 
     @property
     def replica(self) -> Replica:
@@ -47,6 +48,8 @@ class ServiceBackend:
 
     @property
     def state(self) -> str:
+        if self.awaiting_server:  # the embedded server is starting: we will connect soon
+            return CONNECTING
         return self.service.state.value
 
     @property
@@ -78,6 +81,17 @@ class ServiceBackend:
         await self.service.start(offline=self.offline)
         self._unsubscribe.append(self.service.contracts_changed.subscribe(self._contracts.publish))
         self._unsubscribe.append(self.service.outbox_changed.subscribe(self._entries.publish))
+
+    def connect(self, url: str, api_key: str) -> None:
+        """Connect a backend started offline (the embedded server answers now)."""
+        self.awaiting_server = False
+        self.offline = False
+        self.service.connect(url, api_key)
+
+    def server_unavailable(self) -> None:
+        """The embedded server could not start: the replica is shown as offline."""
+        self.awaiting_server = False
+        self._states.publish(self.state)
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:

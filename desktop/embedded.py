@@ -177,12 +177,20 @@ class EmbeddedServer:
         self.port = self.port or self._pick_port()
         command = [*SERVER_CLI, "serve", "--db", self.db_url, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--config", str(self._config_file())]
-        command += ["--log-level", "warning"]
+        # --parent-pid: the server ends with us however we end (kill -9 included).
+        command += ["--log-level", "warning", "--parent-pid", str(os.getpid())]
         if self.demo:
             command += ["--demo", str(self.demo)]
-        self._log = self.log_path.open("ab")
+        if self._log is None:
+            self._log = self.log_path.open("ab")
+        # A session of its own: Ctrl+C in the terminal reaches only the desk, which then
+        # stops the server in order (instead of both racing to exit).
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env=_server_env()
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=_server_env(),
+            start_new_session=True,
         )
         log.info("embedded server starting on %s (log %s)", self.url, self.log_path)
 
@@ -216,6 +224,14 @@ class EmbeddedServer:
             return self.log_path.read_text(errors="replace")[-2000:]
         except OSError:
             return ""
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def exit_code(self) -> int | None:
+        """The server's exit code once it has ended (and reaped: no zombie), else None."""
+        return None if self.process is None else self.process.poll()
 
     # --- stopping ------------------------------------------------------------------------
 

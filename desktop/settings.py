@@ -21,11 +21,12 @@ import keyring
 import keyring.errors
 from platformdirs import user_config_dir, user_data_dir
 
+from sync.discovery import ENV_HOME  # one folder for settings and data (tests, portable use)
+
 APP_NAME = "contract-desk"
 KEYRING_SERVICE = "contract-desk"
 SETTINGS_FILE = "desk-settings.json"
 CREDENTIALS_FILE = "desk-credentials.json"
-ENV_HOME = "CONTRACT_DESK_HOME"  # one folder for settings and data (tests, portable use)
 
 log = logging.getLogger(__name__)
 

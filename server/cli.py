@@ -222,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", type=_positive, default=None, metavar="N")
     serve.add_argument("--workers", type=_positive, default=1, metavar="N")
     serve.add_argument(
+        "--parent-pid",
+        type=_positive,
+        default=None,
+        metavar="PID",
+        help="stop when process PID ends (the desktop's embedded server)",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
 

@@ -28,6 +28,7 @@ from core.store.engine import Store, async_url
 from server.app import ENV_CONFIG, ENV_DB_URL, build_context, config_from_env, create_app
 from server.auth import KeyRing, create_key
 from server.cli import APP_NAME, CliError, check_url, with_store
+from server.parent_watch import die_with_parent, exit_with_parent
 
 DEMO_KEYS_FILE = "demo-keys.json"
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -102,6 +103,9 @@ async def _serve_one(args: argparse.Namespace, config: ContractTimeoutConfig) ->
     server = uvicorn.Server(_uvicorn_config(app, args))
     serving = asyncio.ensure_future(server.serve())
     watcher = asyncio.ensure_future(_signal_closing(server, app))
+    parent = None
+    if args.parent_pid is not None:
+        parent = asyncio.ensure_future(exit_with_parent(args.parent_pid, server))
     demo: asyncio.Task[None] | None = None
     if demo_keys is not None:
         demo = asyncio.ensure_future(_run_demo(server, serving, args, demo_keys))
@@ -109,6 +113,8 @@ async def _serve_one(args: argparse.Namespace, config: ContractTimeoutConfig) ->
         await serving
     finally:
         watcher.cancel()
+        if parent is not None:
+            parent.cancel()
         if demo is not None:
             demo.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -188,9 +194,13 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         if args.demo:
             raise CliError("--demo runs in one process: drop --workers", 2)
+        if args.parent_pid is not None:
+            raise CliError("--parent-pid watches one process: drop --workers", 2)
         return _serve_workers(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's every request
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     with contextlib.suppress(KeyboardInterrupt):
         return _event_loop_runner()(_serve_one(args, config))
     return 0

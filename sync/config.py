@@ -3,7 +3,9 @@
 Resolution, first found wins:
 - URL: `--api-url`, `$CONTRACTS_API_URL`, `api_url` in the config file;
 - key: `--api-key`, `$CONTRACTS_API_KEY`, the stored login for that URL, `api_key` in the
-  config file (allowed, but `login` never writes it there).
+  config file (allowed, but `login` never writes it there);
+- with none of those URLs: the desktop app's embedded server while it runs, with the key
+  the desk keeps for it (`sync.discovery`).
 
 The config file is `config.toml` in `platformdirs.user_config_dir("contract-desk")`. A login
 keeps the key in the OS keyring (service "contract-desk", user = the URL). Where no usable
@@ -25,6 +27,8 @@ from typing import Any
 import keyring
 import keyring.errors
 from platformdirs import user_config_dir, user_data_dir, user_log_dir
+
+from sync import discovery
 
 APP_NAME = "contract-desk"
 KEYRING_SERVICE = "contract-desk"
@@ -54,7 +58,7 @@ def log_dir() -> Path:
 class Settings:
     api_url: str
     api_key: str
-    key_source: str  # "option", "environment", "keyring", "file" or "config"
+    key_source: str  # "option", "environment", "keyring", "file", "config" or "desktop"
 
 
 def read_config_file(path: Path | None = None) -> dict[str, Any]:
@@ -75,9 +79,13 @@ def resolve(
     env = os.environ if env is None else env
     file = read_config_file()
     url = api_url or env.get(ENV_URL) or _text(file.get("api_url"))
+    desk = None if url else discovery.find()
+    if desk is not None:
+        url = desk.url
     if not url:
         raise ConfigError(
-            "no server configured: pass --api-url, set CONTRACTS_API_URL or run 'contracts login'"
+            "no server configured: pass --api-url, set CONTRACTS_API_URL, run 'contracts login'"
+            " or start the desktop app (contract-desk)"
         )
     url = normalize_url(url)
     for source, key in (
@@ -85,6 +93,7 @@ def resolve(
         ("environment", env.get(ENV_KEY)),
         *stored_key(url),
         ("config", _text(file.get("api_key"))),
+        *([] if desk is None else desk_key(desk)),
     ):
         if key:
             return Settings(url, key, source)
@@ -110,6 +119,12 @@ def _text(value: Any) -> str | None:
 def stored_key(url: str) -> list[tuple[str, str | None]]:
     """The key a login stored for `url`: from the keyring, else from the credentials file."""
     return [("keyring", _keyring_get(url)), ("file", _file_keys().get(url))]
+
+
+def desk_key(desk: discovery.EmbeddedServerRef) -> list[tuple[str, str | None]]:
+    """The running desk's key for its embedded server, where its reference points."""
+    kept = None if desk.credentials is None else _file_keys(Path(desk.credentials))
+    return [("desktop", _keyring_get(desk.account)), ("desktop", (kept or {}).get(desk.account))]
 
 
 def store_login(url: str, key: str) -> str:
@@ -148,9 +163,9 @@ def _keyring_set(url: str, key: str) -> bool:
     return True
 
 
-def _file_keys() -> dict[str, str]:
+def _file_keys(path: Path | None = None) -> dict[str, str]:
     try:
-        data = json.loads(credentials_path().read_text(encoding="utf-8"))
+        data = json.loads((path or credentials_path()).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):

@@ -182,6 +182,18 @@ class SyncService:
         if offline or not self.online:
             log.info("sync: offline (replica %s)", self.replica_path)
             return
+        self._go_online()
+
+    def connect(self, base_url: str, api_key: str) -> None:
+        """Start connecting after an offline start: the desktop opens its replica at once
+        and connects once its embedded server answers."""
+        if self._replica is None or self.client is not None:
+            raise RuntimeError("connect() follows an offline start()")
+        self.base_url, self.api_key = base_url.rstrip("/"), api_key
+        self._go_online()
+
+    def _go_online(self) -> None:
+        assert self._outbox is not None and self._replica is not None
         assert self.base_url is not None and self.api_key is not None
         self.client = ContractClient(
             self.base_url, self.api_key, transport=self._transport, timeout=self._timeout
@@ -314,6 +326,8 @@ class SyncService:
                 self.feed.request_refresh()
 
     async def _on_heartbeat(self, message: dict[str, Any]) -> None:
+        if self._stopping.is_set():
+            return  # the replica is closing: a beat now would outlive it
         try:
             beat = event_from_wire(message)
         except DomainError:
@@ -326,6 +340,8 @@ class SyncService:
     async def _write_heartbeats(self) -> None:
         await asyncio.sleep(0.2)  # gather a moment's heartbeats into one transaction
         beats, self._beats = list(self._beats.values()), {}
+        if self._stopping.is_set() or self._replica is None:
+            return  # stopping meanwhile: heartbeats are refetched on the next connect
         try:
             await self.replica.record_heartbeats(beats)
         except Exception:

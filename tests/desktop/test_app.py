@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,9 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from core.status import ContractStatus, WaitingFor
-from desktop.app import NO_DISPLAY, build_parser, display_problem, main, make_plan
+from desktop.app import build_parser, main, make_plan
 from desktop.bridge import SyncBridge
+from desktop.display import NO_DISPLAY, display_problem, x11_reachable
 from desktop.ports import LIVE, OFFLINE
 from desktop.settings import DeskPaths, DeskSettings, KeyStore
 from desktop.views.main_window import MainWindow
@@ -180,24 +182,56 @@ def test_closing_stops_timers(qtbot: QtBot, window: MainWindow) -> None:
 # --- the entry point --------------------------------------------------------------------
 
 
+def _unused_display() -> int:
+    """A display number no X server listens on (neither socket file nor abstract socket)."""
+    for number in range(173, 400):
+        if x11_reachable(f":{number}") is False:
+            return number
+    raise AssertionError("every display number answers")
+
+
 def test_no_display_is_a_clear_message() -> None:
     assert display_problem({}, "linux") == NO_DISPLAY
-    assert display_problem({"DISPLAY": ":0"}, "linux") is None
     assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
     assert display_problem({}, "darwin") is None
 
 
-def test_without_a_display_the_command_exits_1() -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-    done = subprocess.run(
-        [sys.executable, "-c", "from desktop.app import main; raise SystemExit(main([]))"],
+def test_a_display_that_points_nowhere_is_found() -> None:
+    number = _unused_display()
+    problem = display_problem({"DISPLAY": f":{number}"}, "linux")
+    assert problem is not None and f":{number}" in problem and "xvfb-run" in problem
+    # An X server listening (Linux's abstract socket, as Xorg and Xvfb open it) is fine.
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(f"\0/tmp/.X11-unix/X{number}")
+        server.listen()
+        assert display_problem({"DISPLAY": f":{number}.0"}, "linux") is None
+        assert display_problem({"DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}, "linux") is None
+
+
+def _desk_without_qt_platform(**display: str) -> subprocess.CompletedProcess[str]:
+    """`contract-desk --demo` in an environment with only PATH, HOME and `display`."""
+    return subprocess.run(
+        [sys.executable, "-m", "desktop.app", "--demo"],
         capture_output=True,
         text=True,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **display},
         timeout=60,
         check=False,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def test_a_dead_display_exits_1_with_our_message() -> None:
+    """Not Qt's abort ("could not connect to display", exit 134) but what to do."""
+    done = _desk_without_qt_platform(DISPLAY=f":{_unused_display()}")
+    assert done.returncode == 1, done.stderr
+    assert "cannot reach the X display" in done.stderr and "xvfb-run" in done.stderr
+    assert "qt.qpa" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_a_display_the_command_exits_1() -> None:
+    done = _desk_without_qt_platform()
     assert done.returncode == 1
     assert "no display" in done.stderr and "Traceback" not in done.stderr
 

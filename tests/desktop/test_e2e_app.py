@@ -5,7 +5,6 @@ the window shows them, and on exit the server process is gone."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -14,31 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.desktop.desk_process import run_in
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTS_")}
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        XDG_DATA_HOME=str(home / "xdg-data"),
-        XDG_CONFIG_HOME=str(home / "xdg-config"),
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
-    return env
-
-
 def _desk(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "desktop.app", "--data-dir", str(home), *args]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env=_env(home),
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
+    return run_in(
+        home, [sys.executable, "-m", "desktop.app", "--data-dir", str(home), *args], timeout
     )
 
 
@@ -50,7 +33,7 @@ def _listening(port: int) -> bool:
 
 def test_demo_starts_the_embedded_server_and_shows_contracts(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    done = _desk(tmp_path, "--demo", "2", "--screenshot", str(shot), "--quit-after", "12")
+    done = _desk(tmp_path, "--demo", "2", "--screenshot", str(shot), "--quit-after", "30")
     assert done.returncode == 0, done.stderr[-3000:]
     assert shot.exists() and shot.stat().st_size > 10_000
     server = tmp_path / "data" / "server"
