@@ -23,6 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.attention import waiting_on_reviewer
 from core.clock import Clock, SystemClock, utc
 from core.config import ContractTimeoutConfig
 from core.dashboard import Dashboard
@@ -255,7 +256,11 @@ class SyncBridge(QObject):
             self.alert.emit(await self._waiting_alert(contract))
 
     async def _waiting_alert(self, contract: Contract) -> dict[str, Any]:
-        if contract.waiting_for is WaitingFor.PHASE_CONFIRMATION:
+        waits = waiting_on_reviewer(contract)
+        if waits is WaitingFor.COMPLETION_CONFIRMATION:
+            text = f"Finished '{contract.phase}': confirm or reopen before it completes"
+            return _alert("completion_confirmation", contract, text)
+        if waits is WaitingFor.PHASE_CONFIRMATION:
             pending = contract.pending_confirmation
             target = pending.next_phase if pending else "the next phase"
             text = f"Confirm the move from '{contract.phase}' to '{target}'"
@@ -337,10 +342,9 @@ class SyncBridge(QObject):
 
 
 def _starts_waiting(before: Contract | None, after: Contract) -> bool:
-    waiting = ContractStatus.WAITING_FOR_INPUT
-    if after.status is not waiting:
-        return False
-    return before is None or before.status is not waiting or before.waiting_for != after.waiting_for
+    """Whether `after` starts waiting on the reviewer (or for something else than before)."""
+    waits = waiting_on_reviewer(after)
+    return waits is not None and (before is None or waiting_on_reviewer(before) != waits)
 
 
 def _alert(kind: str, contract: Contract, text: str) -> dict[str, Any]:
@@ -376,10 +380,9 @@ class AlertFeed(QObject):
     def _updated(self, contracts: list[Contract]) -> None:
         now = self.bridge.now()
         half = self.bridge.policy.stale_threshold / 2
-        waiting = ContractStatus.WAITING_FOR_INPUT
         for contract in contracts:
             held = contract.id in self.contracts
-            if contract.status is waiting or is_stale(contract, now, half):
+            if waiting_on_reviewer(contract) is not None or is_stale(contract, now, half):
                 self.contracts[contract.id] = contract
             elif held:
                 del self.contracts[contract.id]

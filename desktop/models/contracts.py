@@ -28,14 +28,25 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.clock import utc
+from core.attention import waiting_on_reviewer
+from core.clock import Clock, SystemClock, utc
 from core.model import Contract
 from core.status import ContractStatus
-from core.timing import stale_duration
+from core.timing import age, stale_duration
+from desktop.models.dashboard import duration_text
 from desktop.models.rows import ROW_ROLE, SORT_ROLE, Index
 
-COLUMNS = ("Name", "Status", "Phase", "Waiting for", "Last activity", "Type", "Version")
-NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION = range(len(COLUMNS))
+COLUMNS = (
+    "Name",
+    "Status",
+    "Phase",
+    "Waiting for",
+    "Last activity",
+    "Type",
+    "Version",
+    "Quiet for",
+)
+NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION, QUIET = range(len(COLUMNS))
 BULK = 500  # more new rows than this at once: one relayout instead of row inserts
 FEW_MOVES = 8  # more moved rows than this in one batch: one relayout instead of row moves
 
@@ -82,6 +93,7 @@ class ContractsModel(QAbstractTableModel):
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
+        self.clock: Clock = SystemClock()  # "quiet for" is an age: it needs a now
 
     # --- the model API -------------------------------------------------------------------
 
@@ -98,7 +110,7 @@ class ContractsModel(QAbstractTableModel):
         if contract is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(contract, index.column())
+            return self._text(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())
         if role == ROW_ROLE:
@@ -108,8 +120,13 @@ class ContractsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == NAME:
             return contract.description or contract.name
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[index.column()]}: {_display(contract, index.column())}"
+            return f"{COLUMNS[index.column()]}: {self._text(contract, index.column())}"
         return None
+
+    def _text(self, contract: Contract, column: int) -> str:
+        if column == QUIET:
+            return quiet_text(contract, self.clock.now())
+        return _display(contract, column)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -322,11 +339,18 @@ def _display(contract: Contract, column: int) -> str:
     return str(contract.version)
 
 
+def quiet_text(contract: Contract, now: datetime) -> str:
+    """How long the contract has shown no activity, for humans ("12 min")."""
+    return duration_text(int(age(contract.last_activity_at, now).total_seconds()))
+
+
 def _sort_key(contract: Contract, column: int) -> Any:
     if column == NAME:
         return contract.name.casefold()
     if column == ACTIVITY:
         return utc(contract.last_activity_at).timestamp()
+    if column == QUIET:  # the longer quiet, the earlier the last activity: no clock needed
+        return -utc(contract.last_activity_at).timestamp()
     if column == VERSION:
         return contract.version
     return _display(contract, column)
@@ -394,7 +418,7 @@ class ContractsFilter(QSortFilterProxyModel):
             return False
         if self._phase and contract.phase != self._phase:
             return False
-        if self._waiting and contract.status is not ContractStatus.WAITING_FOR_INPUT:
+        if self._waiting and waiting_on_reviewer(contract) is None:
             return False
         if self._stale is not None:
             now, threshold = self._stale
