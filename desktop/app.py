@@ -177,13 +177,11 @@ class Desk:
         from desktop.views.main_window import MainWindow
 
         assert self.backend is not None
-        minutes = 0.5 if plan.demo else self.settings.stale_threshold_minutes
+        minutes = self.settings.stale_threshold_minutes  # the server's, as last seen
         policy = AlertPolicy(timedelta(minutes=minutes), self.settings.notifications)
         bridge = SyncBridge(self.backend, TaskRunner(asyncio.get_event_loop()), policy=policy)
         bridge.set_stale_threshold(minutes)
-        window = MainWindow(
-            bridge, self.settings.with_changes(stale_threshold_minutes=minutes), has_key=has_key
-        )
+        window = MainWindow(bridge, self.settings, has_key=has_key)
         icon = resource_path("icons/contract-desk.svg")
         if icon.exists():
             window.setWindowIcon(QIcon(str(icon)))

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import ContractTimeoutConfig
 from core.model import Contract
 from core.status import ContractStatus
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
         b.outboxEntry.connect(self.outbox_model.upsert)
         b.conflict.connect(self.show_conflict)
         b.contractsLoaded.connect(self._loaded)
+        b.serverConfigChanged.connect(self._server_config)
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_view.conflictActivated.connect(self.show_conflict)
         self.contracts.contractSelected.connect(self.detail.show_contract)
@@ -457,10 +459,23 @@ class MainWindow(QMainWindow):
     # --- settings ------------------------------------------------------------------------
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, has_key=self.has_key, parent=self)
+        dialog = SettingsDialog(
+            self.settings, has_key=self.has_key, live=not self.bridge.is_offline, parent=self
+        )
         dialog.settingsAccepted.connect(self.apply_settings)
         self._open_dialog(dialog)
         return dialog
+
+    def _server_config(self, config: ContractTimeoutConfig) -> None:
+        """The server's stale threshold is the one threshold: remembered in the settings, so
+        offline the desk shows what the server would (Desk saves on settingsChanged)."""
+        self.settings = self.settings.with_changes(
+            stale_threshold_minutes=config.stale_threshold_minutes
+        )
+        if self.notifier is not None:
+            self.notifier.stale_threshold = config.stale_threshold
+        self.settingsChanged.emit(self.settings, None)
+        self.dashboard.refresh()
 
     def apply_settings(self, settings: DeskSettings, key: str | None) -> None:
         old = self.settings
