@@ -187,6 +187,8 @@ class SyncBridge(QObject):
     def start(self) -> asyncio.Task[None]:
         """Load every contract from the replica, then follow changes."""
         self._stale_timer.start()
+        if self.state == LIVE:  # connected before we listened: no state change will tell us
+            self._spawn_learning()
         return self.runner.spawn(self._load_all(), self._failed("Loading contracts"))
 
     def close(self) -> None:
@@ -226,7 +228,10 @@ class SyncBridge(QObject):
         value = str(getattr(state, "value", state))
         self.connectionStateChanged.emit(value)
         if value == LIVE:  # (re)connected: the server's settings may be new or changed
-            self.runner.spawn(self._learn_server_config(), self._failed("Server settings"))
+            self._spawn_learning()
+
+    def _spawn_learning(self) -> None:
+        self.runner.spawn(self._learn_server_config(), self._failed("Server settings"))
 
     def _on_contracts(self, ids: frozenset[str]) -> None:
         self._pending.update(ids)

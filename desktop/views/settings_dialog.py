@@ -52,7 +52,7 @@ class SettingsDialog(QDialog):
         self.stale = QDoubleSpinBox()
         self.stale.setObjectName("staleThreshold")
         self.stale.setAccessibleName("Stale threshold in minutes")
-        self.stale.setRange(0.1, 7 * 24 * 60)
+        self.stale.setRange(0.01, 7 * 24 * 60)
         self.stale.setDecimals(2)
         self.stale.setSuffix(" min")
         self.stale.setValue(settings.stale_threshold_minutes)

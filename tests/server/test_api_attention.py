@@ -77,3 +77,12 @@ def test_a_completing_contract_waits_on_the_reviewer_for_the_completion(server: 
     assert cid in _ids(_get(bob, "/contracts", waiting="true", limit=500))
     rows = {w["id"]: w for w in _get(bob, "/contracts/dashboard")["waitingForInput"]}
     assert rows[cid]["waitingFor"] == "completion_confirmation"
+
+
+def test_config_reports_the_servers_timing_rules_to_any_key(server: Server) -> None:
+    for role in ("reviewer", "supervisor", "other"):
+        body = _get(server.client(role), "/config")
+        assert body["contracts"]["stale_threshold_minutes"] == 30.0  # the fixture's file
+        assert body["contracts"]["heartbeat_timeout_seconds"] == 120.0
+    anonymous = server.anonymous().get("/api/v1/config")
+    assert anonymous.status_code == 401, anonymous.text

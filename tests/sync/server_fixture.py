@@ -150,11 +150,12 @@ class ServerProcess:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
 
 
-def start_server(tmp: Path) -> ServerProcess:
-    """A migrated database with keys, and a running server on it."""
+def start_server(tmp: Path, config_toml: str = CONFIG_TOML) -> ServerProcess:
+    """A migrated database with keys, and a running server on it (`config_toml`: its
+    `[contracts]` settings, e.g. a stale threshold of seconds)."""
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "server.toml"
-    config.write_text(CONFIG_TOML)
+    config.write_text(config_toml)
     server = ServerProcess(tmp, f"sqlite:///{tmp / 'server.db'}", free_port(), config)
     server.admin_key = create_key(server.db_url, "alice", "admin")
     server.reviewer_key = create_key(server.db_url, "alice", "reviewer")
