@@ -117,7 +117,9 @@ def config_from_wire(body: Mapping[str, Any]) -> ContractTimeoutConfig:
     table = body.get("contracts")
     if not isinstance(table, Mapping):
         raise ValidationFailed("The server's configuration has no 'contracts' table")
-    return _apply(ContractTimeoutConfig(), {k: v for k, v in table.items() if k in _KINDS}, "the server")
+    return _apply(
+        ContractTimeoutConfig(), {k: v for k, v in table.items() if k in _KINDS}, "the server"
+    )
 
 
 def _read_contracts_table(path: Path) -> Mapping[str, Any]:

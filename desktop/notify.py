@@ -30,9 +30,9 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from core.attention import waiting_on_reviewer
 from core.clock import Clock, SystemClock
 from core.model import Contract
-from core.attention import waiting_on_reviewer
 from core.timing import stale_duration
 from desktop.dialog_ports import AlertFeed
 from desktop.views.banner import AlertBanner

@@ -86,6 +86,7 @@ class Attention:
         self.opened += 1
         return role
 
+
 # Built-in contract types (API.md): phase → its required deliverable.
 DELIVERABLES: dict[str, dict[str, str]] = {
     "simple": {"plan": "plan-document", "execute": "pull-request"},
@@ -207,13 +208,14 @@ class Api:
 
 
 class SimulatedSupervisor:
-    def __init__(  # noqa: PLR0913 - one simulated supervisor's whole context
+    def __init__(
         self,
         index: int,
         api: Api,
         rng: random.Random,
         tick: float,
         stop: asyncio.Event,
+        *,
         attention: Attention,
     ) -> None:
         self.index = index
@@ -538,7 +540,7 @@ async def housekeeping(api: Api, tick: float, stop: asyncio.Event, archive_after
                 )
 
 
-async def simulate(  # noqa: PLR0913 - the simulator's knobs, all keywords
+async def simulate(
     api_url: str,
     api_key: str,
     supervisors: int,
@@ -569,10 +571,10 @@ async def simulate(  # noqa: PLR0913 - the simulator's knobs, all keywords
             driver = await stack.enter_async_context(_client(api_url, supervisor_key))
         api = Api(human, driver)
         sims = [
-            SimulatedSupervisor(i, api, random.Random(rng.random()), tick, stop, attention)
+            SimulatedSupervisor(
+                i, api, random.Random(rng.random()), tick, stop, attention=attention
+            )
             for i in range(supervisors)
         ]
         log.info("simulator: %d supervisors against %s", supervisors, api_url)
-        await asyncio.gather(
-            housekeeping(api, tick, stop, archive_after), *(s.run() for s in sims)
-        )
+        await asyncio.gather(housekeeping(api, tick, stop, archive_after), *(s.run() for s in sims))

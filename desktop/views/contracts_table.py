@@ -230,7 +230,9 @@ class ContractsPage(QWidget):
             self._stale_changed(True)
         rows = self.model.rowCount()
         if rows:
-            self.model.dataChanged.emit(self.model.index(0, QUIET), self.model.index(rows - 1, QUIET))
+            self.model.dataChanged.emit(
+                self.model.index(0, QUIET), self.model.index(rows - 1, QUIET)
+            )
 
     def _count_changed(self, *_: object) -> None:
         shown, total = self.shown_count(), self.model.rowCount()

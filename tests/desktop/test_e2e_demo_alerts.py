@@ -75,9 +75,9 @@ def test_the_demo_raises_a_stale_alert_for_an_active_contract(
                 presented.append(group)
                 for alert in group.alerts:
                     held = desk.bridge.contracts.get(alert.contract_id)
-                    if alert.kind is AlertKind.STALE and held is not None:
-                        if held.status is ContractStatus.ACTIVE:
-                            stale_while_active.append(alert.contract_id)
+                    active = held is not None and held.status is ContractStatus.ACTIVE
+                    if alert.kind is AlertKind.STALE and active:
+                        stale_while_active.append(alert.contract_id)
 
             notifier.presented.connect(seen)
             kinds = lambda: {a.kind for g in presented for a in g.alerts}  # noqa: E731

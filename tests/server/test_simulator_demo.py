@@ -106,5 +106,7 @@ def test_the_demo_keeps_moving_for_ever_when_nobody_answers(
             ]
         ]
         assert stale and all(c["status"] == "active" for c in stale)
-        detected = {e["contract_id"] for e in _events_after(api, 0)[0] if e["type"] == "stale_detected"}
+        detected = {
+            e["contract_id"] for e in _events_after(api, 0)[0] if e["type"] == "stale_detected"
+        }
         assert {c["id"] for c in stale} <= detected
