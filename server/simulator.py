@@ -31,60 +31,18 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from core.clock import SystemClock, iso, parse_iso
+from core.clock import SystemClock, iso
+from server.simulator_parts import ARCHIVE_AFTER_TICKS, Api, Attention, Role, housekeeping
 
 log = logging.getLogger(__name__)
 
 MAX_CONTRACTS_PER_SUPERVISOR = 3  # moving at once; contracts waiting on a human are parked
 LONG_POLL_SECONDS = 20
-ARCHIVE_AFTER_TICKS = 60  # a completed or failed contract is archived this long after
-HOUSEKEEPING_TICKS = 10  # how often finished contracts are looked for
-
-
-class Role(Enum):
-    """What the first contracts show a newcomer; later ones are left to chance."""
-
-    ASKS = 0  # guarded, asks a question at once
-    GOES_SILENT = 1  # unguarded, works one task, then its supervisor stops: it turns stale
-    CONFIRMS = 2  # guarded, asks for the first phase advance quickly
-    RANDOM = 3
-
-
-@dataclass
-class Attention:
-    """The contracts that may wait on the reviewer, at most `cap` at once, shared by all
-    supervisors: a guarded contract holds a place from its start, an unguarded one only
-    while it asks a question."""
-
-    cap: int
-    holders: set[str] = field(default_factory=set)
-    opened: int = 0  # contracts opened so far (their number picks the first ones' roles)
-
-    def claim(self, contract_id: str) -> bool:
-        if contract_id in self.holders or len(self.holders) < self.cap:
-            self.holders.add(contract_id)
-            return True
-        return False
-
-    def rename(self, old: str, new: str) -> None:
-        """A place claimed before the contract had an id (its creation is a request away)."""
-        if old in self.holders:
-            self.holders.discard(old)
-            self.holders.add(new)
-
-    def release(self, contract_id: str) -> None:
-        self.holders.discard(contract_id)
-
-    def next_role(self) -> Role:
-        role = Role(min(self.opened, Role.RANDOM.value))
-        self.opened += 1
-        return role
 
 
 # Built-in contract types (API.md): phase → its required deliverable.
@@ -164,47 +122,6 @@ class Work:
     beats: int = 0
     guarded: bool = False
     role: Role = Role.RANDOM
-
-
-@dataclass
-class Api:
-    """The public API with a human key (create contracts) and a supervisor key (the rest)."""
-
-    human: httpx.AsyncClient
-    supervisor: httpx.AsyncClient
-    errors: int = 0
-    calls: int = 0
-    last_error: str = field(default="")
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        human: bool = False,
-    ) -> Any:
-        """The JSON answer of a 2xx, else None (logged); the loop always goes on."""
-        client = self.human if human else self.supervisor
-        self.calls += 1
-        try:
-            response = await client.request(method, path, json=json, params=params)
-        except httpx.HTTPError as exc:
-            return self._failed(f"{method} {path}: {type(exc).__name__}: {exc}")
-        if response.is_success:
-            return response.json() if response.content else {}
-        try:
-            body = response.json()
-            why = f"{body.get('code')}: {body.get('message')}"
-        except ValueError:
-            why = response.text[:200]
-        return self._failed(f"{method} {path} → {response.status_code} {why}")
-
-    def _failed(self, message: str) -> None:
-        self.errors += 1
-        self.last_error = message
-        log.warning("simulator: %s", message)
 
 
 class SimulatedSupervisor:
@@ -514,30 +431,6 @@ def _client(api_url: str, key: str) -> httpx.AsyncClient:
         headers={"Authorization": f"Bearer {key}"},
         timeout=httpx.Timeout(10.0, read=LONG_POLL_SECONDS + 15.0),
     )
-
-
-async def housekeeping(api: Api, tick: float, stop: asyncio.Event, archive_after: float) -> None:
-    """Archive completed and failed contracts `archive_after` ticks after they finished, so
-    a demo left running for an hour shows recent work, not a pile of finished contracts."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(tick * HOUSEKEEPING_TICKS):
-                await stop.wait()
-        if stop.is_set():
-            return
-        listed = await api.call(
-            "GET", "/contracts", params={"status": "completed,failed", "limit": 200}, human=True
-        )
-        now = SystemClock().now()
-        for contract in (listed or {}).get("contracts", []):
-            finished = parse_iso(contract.get("statusChangedAt") or contract["updatedAt"])
-            if (now - finished).total_seconds() >= tick * archive_after:
-                await api.call(
-                    "POST",
-                    f"/contracts/{contract['id']}/status",
-                    json={"targetStatus": "archived", "reason": "finished a while ago"},
-                    human=True,
-                )
 
 
 async def simulate(
