@@ -287,11 +287,7 @@ class SyncBridge(QObject):
             self.alert.emit(await self._waiting_alert(contract))
 
     async def _waiting_alert(self, contract: Contract) -> dict[str, Any]:
-        waits = waiting_on_reviewer(contract)
-        if waits is WaitingFor.COMPLETION_CONFIRMATION:
-            text = f"Finished '{contract.phase}': confirm or reopen before it completes"
-            return _alert("completion_confirmation", contract, text)
-        if waits is WaitingFor.PHASE_CONFIRMATION:
+        if contract.waiting_for is WaitingFor.PHASE_CONFIRMATION:
             pending = contract.pending_confirmation
             target = pending.next_phase if pending else "the next phase"
             text = f"Confirm the move from '{contract.phase}' to '{target}'"
@@ -373,9 +369,13 @@ class SyncBridge(QObject):
 
 
 def _starts_waiting(before: Contract | None, after: Contract) -> bool:
-    """Whether `after` starts waiting on the reviewer (or for something else than before)."""
+    """Whether `after` starts waiting on the reviewer for an answer or a phase confirmation
+    (core.attention's rule). A completion confirmation is listed, not popped up: the
+    contract completes by itself when its grace period ends."""
     waits = waiting_on_reviewer(after)
-    return waits is not None and (before is None or waiting_on_reviewer(before) != waits)
+    if waits is None or waits is WaitingFor.COMPLETION_CONFIRMATION:
+        return False
+    return before is None or waiting_on_reviewer(before) != waits
 
 
 def _alert(kind: str, contract: Contract, text: str) -> dict[str, Any]:

@@ -50,7 +50,6 @@ class AlertKind(StrEnum):
     STALE = "stale"  # an active contract has shown no activity for too long
     QUESTION = "question"  # a supervisor asked a question
     PHASE_CONFIRMATION = "phase_confirmation"  # a guarded phase advance waits for a reviewer
-    COMPLETION_CONFIRMATION = "completion_confirmation"  # finished: confirm or reopen
 
     @property
     def label(self) -> str:

@@ -13,7 +13,8 @@ heartbeats, so the contract turns stale).
 
 The demo keeps moving when nobody answers (issue 8 item 14): each supervisor keeps up to
 MAX_CONTRACTS_PER_SUPERVISOR contracts *moving* and starts a new one whenever fewer move (a
-contract waiting on the reviewer is parked, not counted); at most `max_waiting` contracts
+contract waiting on the reviewer is parked, not counted), at most one new one every
+ARRIVAL_TICKS; at most `max_waiting` contracts
 may wait on the reviewer at once (`Attention`): past that, new contracts are unguarded and
 questions are not asked, so guarded work never crowds out the rest; and finished contracts
 are archived after `archive_after` ticks (`housekeeping`), so the lists do not fill up.
@@ -37,7 +38,14 @@ from typing import Any
 import httpx
 
 from core.clock import SystemClock, iso
-from server.simulator_parts import ARCHIVE_AFTER_TICKS, Api, Attention, Role, housekeeping
+from server.simulator_parts import (
+    ARCHIVE_AFTER_TICKS,
+    ARRIVAL_TICKS,
+    Api,
+    Attention,
+    Role,
+    housekeeping,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,19 +155,27 @@ class SimulatedSupervisor:
         """Keep MAX_CONTRACTS_PER_SUPERVISOR contracts moving: a new one whenever fewer move
         (one at a time); contracts waiting on a human do not count."""
         drivers: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()  # the first contract at once, then one per ARRIVAL_TICKS
         try:
             while not self.stop.is_set():
                 drivers = {d for d in drivers if not d.done()}
                 self._works = [w for w in self._works if not w.done]
                 opened = len(self._works) == len(drivers)  # none still being opened
                 moving = sum(1 for w in self._works if not w.waiting)
-                if opened and moving < MAX_CONTRACTS_PER_SUPERVISOR:
-                    drivers.add(asyncio.get_running_loop().create_task(self._contract()))
+                due = loop.time() >= next_start
+                if opened and due and moving < MAX_CONTRACTS_PER_SUPERVISOR:
+                    drivers.add(loop.create_task(self._contract()))
+                    next_start = loop.time() + self.tick * self._arrival_ticks()
                 await self.pause(1)
         finally:
             for driver in drivers:
                 driver.cancel()
             await asyncio.gather(*drivers, return_exceptions=True)
+
+    def _arrival_ticks(self) -> float:
+        # The first contracts (a question, a silent supervisor, a confirmation) come quickly.
+        return 1 if self.attention.opened < Role.RANDOM.value else ARRIVAL_TICKS
 
     async def pause(self, ticks: float) -> None:
         """Sleep about `ticks` ticks (jittered); returns early when stopped."""
@@ -182,7 +198,10 @@ class SimulatedSupervisor:
             log.info("simulator: leaving contract %s: %s", work.contract_id, why)
         finally:
             work.done = True
-            self.attention.release(work.contract_id)
+            # Left while still waiting (the server kept failing): it still waits on the
+            # reviewer, so it keeps its place under the cap.
+            if not work.waiting:
+                self.attention.release(work.contract_id)
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
 

@@ -18,6 +18,7 @@ from core.clock import SystemClock, parse_iso
 log = logging.getLogger("server.simulator")
 
 ARCHIVE_AFTER_TICKS = 60  # a completed or failed contract is archived this long after
+ARRIVAL_TICKS = 15  # a supervisor starts at most one new contract this often
 HOUSEKEEPING_TICKS = 10  # how often finished contracts are looked for
 
 
