@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,26 +27,11 @@ from desktop.views.main_window import MainWindow
 from sync.client import ContractClient
 from tests.desktop.conftest import Loop, until
 from tests.desktop.test_e2e_desk import Desk, open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess, fast_server
+
+__all__ = ["fast_server"]
 
 pytestmark = pytest.mark.timeout(240)
-
-THREE_SECONDS = """\
-[contracts]
-stale_threshold_minutes = 0.05
-heartbeat_timeout_seconds = 120.0
-stale_detection_interval_seconds = 1.0
-"""
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server", THREE_SECONDS)
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
 
 
 async def _started(desk: Desk, name: str) -> str:
@@ -84,13 +68,13 @@ def _click_header(window: MainWindow, qtbot: QtBot, column: int) -> None:
 
 
 def test_views_agree_on_stale_and_waiting_by_the_servers_threshold(
-    server: ServerProcess, tmp_path: Path, qtbot: QtBot, qloop: Loop
+    fast_server: ServerProcess, tmp_path: Path, qtbot: QtBot, qloop: Loop
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     alerts: list[dict[str, str]] = []
 
     async def scenario() -> None:
-        async with open_desk(server, tmp_path / "replica.db", qtbot) as desk:
+        async with open_desk(fast_server, tmp_path / "replica.db", qtbot) as desk:
             window, bridge = desk.window, desk.bridge
             bridge.alert.connect(alerts.append)
             ids = await _three_kinds(desk, tag)

@@ -8,7 +8,6 @@ the banner shows it. Nobody answers anything.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,44 +19,22 @@ from desktop.notify import AlertGroup, AlertKind
 from desktop.views.banner import AlertBanner
 from tests.desktop.conftest import Loop, until
 from tests.desktop.test_e2e_desk import open_desk
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess, fast_server, simulating
+
+__all__ = ["fast_server"]
 
 pytestmark = pytest.mark.timeout(240)
 
-FAST = """\
-[contracts]
-stale_threshold_minutes = 0.05
-stale_detection_interval_seconds = 0.5
-heartbeat_timeout_seconds = 2.0
-"""
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server", FAST)
-    try:
+def simulator(fast_server: ServerProcess, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = tmp_path / "simulator.log"
+    with simulating(fast_server, log, supervisors=2, tick=0.1, seed=5) as process:
         yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
-
-
-@pytest.fixture
-def simulator(server: ServerProcess, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "server.cli", "simulate", "--api-url", server.base_url]
-    command += ["--api-key", server.admin_key, "--supervisor-key", server.supervisor_key]
-    command += ["--supervisors", "2", "--tick", "0.1", "--seed", "5"]
-    with (tmp_path / "simulator.log").open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_the_demo_raises_a_stale_alert_for_an_active_contract(
-    server: ServerProcess,
+    fast_server: ServerProcess,
     simulator: subprocess.Popen[bytes],
     tmp_path: Path,
     qtbot: QtBot,
@@ -67,7 +44,7 @@ def test_the_demo_raises_a_stale_alert_for_an_active_contract(
     stale_while_active: list[str] = []
 
     async def scenario() -> None:
-        async with open_desk(server, tmp_path / "replica.db", qtbot) as desk:
+        async with open_desk(fast_server, tmp_path / "replica.db", qtbot) as desk:
             notifier = desk.window.notifier
             assert notifier is not None
 

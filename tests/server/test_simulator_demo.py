@@ -11,7 +11,6 @@ stale by the server.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,46 +20,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.sync.server_fixture import ServerProcess, fast_server, simulating
+
+__all__ = ["fast_server"]
 
 pytestmark = pytest.mark.timeout(180)
 
 SUPERVISORS = 3
 MAX_WAITING = 2 * SUPERVISORS  # the simulator's default cap
 TICK = 0.1
-FAST = """\
-[contracts]
-stale_threshold_minutes = 0.02
-stale_detection_interval_seconds = 0.5
-completion_grace_period_minutes = 0.02
-heartbeat_timeout_seconds = 2.0
-"""
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server", FAST)
-    try:
-        yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
-
-
-@pytest.fixture
-def simulator(server: ServerProcess, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "server.cli", "simulate", "--api-url", server.base_url]
-    command += ["--api-key", server.admin_key, "--supervisor-key", server.supervisor_key]
-    command += ["--supervisors", str(SUPERVISORS), "--tick", str(TICK), "--seed", "11"]
+def simulator(fast_server: ServerProcess, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = tmp_path / "simulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
+    with simulating(fast_server, log, supervisors=SUPERVISORS, tick=TICK, seed=11) as process:
         yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        assert "Traceback" not in log.read_text(errors="replace")
 
 
 def _events_after(api: httpx.Client, cursor: int) -> tuple[list[dict[str, Any]], int]:
@@ -79,10 +54,12 @@ def _statuses(api: httpx.Client) -> Counter[str]:
 
 
 def test_the_demo_keeps_moving_for_ever_when_nobody_answers(
-    server: ServerProcess, simulator: subprocess.Popen[bytes]
+    fast_server: ServerProcess, simulator: subprocess.Popen[bytes]
 ) -> None:
-    headers = {"Authorization": f"Bearer {server.reviewer_key}"}
-    with httpx.Client(base_url=server.base_url + "/api/v1", headers=headers, timeout=30) as api:
+    headers = {"Authorization": f"Bearer {fast_server.reviewer_key}"}
+    with httpx.Client(
+        base_url=fast_server.base_url + "/api/v1", headers=headers, timeout=30
+    ) as api:
         time.sleep(6)  # the old simulator had frozen by now: every contract waited on us
         _, cursor = _events_after(api, 0)
         windows = []
