@@ -104,6 +104,24 @@ def config_from_mapping(mapping: Mapping[str, Any]) -> ContractTimeoutConfig:
     return _apply(ContractTimeoutConfig(), mapping, "settings")
 
 
+def config_to_wire(config: ContractTimeoutConfig) -> dict[str, Any]:
+    """`GET /config`'s body: the server's `[contracts]` settings, keys as in the TOML file."""
+    return {"contracts": {f.name: getattr(config, f.name) for f in fields(config)}}
+
+
+def config_from_wire(body: Mapping[str, Any]) -> ContractTimeoutConfig:
+    """The settings a server reported (`config_to_wire`), checked like the file's.
+
+    Keys this version does not know are skipped, not refused: a newer server may have more.
+    """
+    table = body.get("contracts")
+    if not isinstance(table, Mapping):
+        raise ValidationFailed("The server's configuration has no 'contracts' table")
+    return _apply(
+        ContractTimeoutConfig(), {k: v for k, v in table.items() if k in _KINDS}, "the server"
+    )
+
+
 def _read_contracts_table(path: Path) -> Mapping[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

@@ -140,6 +140,18 @@ class ContractChange:
         else:
             self.set(waiting_for=reason)
 
+    def await_pending_input(self, now: datetime, questions: Sequence[Question]) -> None:
+        """An `active` contract with a question or a confirmation pending waits for it.
+
+        Without this a contract paused while waiting (or asked a question while paused) came
+        back `active` with its question open: quiet on purpose, yet counted stale and blamed
+        on its supervisor (core.attention).
+        """
+        if self.contract.status is not _S.ACTIVE:
+            return
+        if waiting_reason(self.contract, questions) is not None:
+            self.move(_S.WAITING_FOR_INPUT, now, questions)
+
     def outcome(self, now: datetime, **fields: Any) -> Outcome:
         """The Outcome: version + 1 and `updated_at = now` if the contract changed at all."""
         contract = self.contract

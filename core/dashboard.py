@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.attention import waiting_on_reviewer
 from core.clock import iso, utc
 from core.config import ContractTimeoutConfig
 from core.events import LoggedEvent
@@ -128,22 +129,23 @@ def stale_info(
 
 
 def waiting_info(contract: Contract, questions: Sequence[Question]) -> WaitingContractInfo | None:
-    """The dashboard row of a contract in `waiting_for_input` (None otherwise).
+    """The dashboard row of a contract waiting on the reviewer (None otherwise).
 
+    Who waits is `core.attention.waiting_on_reviewer`'s answer: a question or a phase
+    confirmation (`waiting_for_input`) or a completion confirmation (`completing`).
     `waitingSince` is `status_changed_at`, the moment it entered the status. `question` is
     the text of its oldest pending question, None when it waits only for a confirmation.
     `questions` may hold other contracts' questions; they are ignored.
     """
-    if contract.status is not ContractStatus.WAITING_FOR_INPUT:
+    waiting_for = waiting_on_reviewer(contract)
+    if waiting_for is None:
         return None
     pending = [q for q in questions if q.contract_id == contract.id and q.is_pending]
     oldest = min(pending, key=lambda q: (utc(q.asked_at), q.id), default=None)
-    # A row in this status should always say what it waits for; "input" if the row does not.
-    waiting_for = contract.waiting_for.value if contract.waiting_for else "input"
     return WaitingContractInfo(
         contract.id,
         contract.name,
-        waiting_for,
+        waiting_for.value,
         contract.status_changed_at,
         oldest.question if oldest else None,
         contract.phase,

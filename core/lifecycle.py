@@ -197,17 +197,20 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
 
     Checked in order: version, the actor's role, the table, the move's guard. The move's
     side effects (blocker, failure reason, waiting_for, completion time) are those of
-    `core.contract_change.status_effects`.
+    `core.contract_change.status_effects`. A contract made `active` while a question or a
+    confirmation is still pending (resumed after a pause, unblocked) goes on to
+    `waiting_for_input`: it waits on the reviewer, and `newStatus` says so.
     """
     del tasks
     check_version(contract, expected_version)
     check_actor_may_move(actor, contract.status, target)
     change = ContractChange(contract)
     change.move(target, now, questions, reason, blocker)
+    change.await_pending_input(now, questions)
     response = {
         "success": True,
         "previousStatus": contract.status.value,
-        "newStatus": target.value,
+        "newStatus": change.contract.status.value,
         "rejectionReason": None,
     }
     return change.outcome(now, response=response)

@@ -256,13 +256,13 @@ class Desk:
         from desktop.views.main_window import MainWindow
 
         assert self.backend is not None
-        minutes = 0.5 if plan.demo else self.settings.stale_threshold_minutes
+        minutes = self.settings.stale_threshold_minutes  # the server's, as last seen
         policy = AlertPolicy(timedelta(minutes=minutes), self.settings.notifications)
         bridge = SyncBridge(self.backend, TaskRunner(asyncio.get_event_loop()), policy=policy)
         bridge.set_stale_threshold(minutes)
         window = MainWindow(
             bridge,
-            self.settings.with_changes(stale_threshold_minutes=minutes),
+            self.settings,
             has_key=has_key,
             drafts=Drafts(drafts_beside(self.backend.service.replica_path)),
         )

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import Clock, SystemClock
+from core.config import ContractTimeoutConfig
 from desktop.ports import CONNECTING, LIVE, OFFLINE, Unsubscribe
 from sync.errors import ConnectionFailed
 from sync.observers import Observers
@@ -74,6 +75,12 @@ class ServiceBackend:
             raise ConnectionFailed("A batch preview needs the server: the desk is offline")
         options = {k: params[k] for k in BATCH_OPTIONS if params.get(k) is not None}
         return await client.batch(str(params["operation"]), dry_run=True, **options)
+
+    async def server_config(self) -> ContractTimeoutConfig:
+        client = self.service.client
+        if client is None:
+            raise ConnectionFailed("The server's settings need the server: the desk is offline")
+        return await client.server_config()
 
     async def start(self) -> None:
         self._offline_since = self.clock.now()

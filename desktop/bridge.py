@@ -23,19 +23,21 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.attention import waiting_on_reviewer
 from core.clock import Clock, SystemClock, utc
 from core.config import ContractTimeoutConfig
 from core.dashboard import Dashboard
-from core.errors import ContractNotFound
+from core.errors import ContractNotFound, DomainError
 from core.events import LoggedEvent
 from core.model import Contract, Question, QuestionStatus
-from core.status import ContractStatus, WaitingFor
+from core.status import WaitingFor
 from core.store.queries import SupervisorStatus
 from core.supervisor import Heartbeat
 from core.timing import stale_duration
 from desktop.operations import Operations, TaskRunner, describe_error
-from desktop.ports import OFFLINE, DeskBackend
+from desktop.ports import LIVE, OFFLINE, DeskBackend
 from desktop.times import duration_text
+from sync.errors import ApiError
 from sync.outbox import OutboxEntry
 from sync.replica import Replica, ReplicaDetail
 
@@ -92,6 +94,7 @@ class SyncBridge(QObject):
     conflict = Signal(object)  # an OutboxEntry that just entered CONFLICT
     alert = Signal(dict)  # {kind, contract_id, name, text}
     staleScanned = Signal()  # the periodic stale scan ran (time alone changes staleness)
+    serverConfigChanged = Signal(object)  # the server's ContractTimeoutConfig, newly learnt
     operationFailed = Signal(str, str)  # title, message: the one error presenter
 
     def __init__(
@@ -146,7 +149,8 @@ class SyncBridge(QObject):
         return self.backend.offline_since
 
     def set_stale_threshold(self, minutes: float) -> None:
-        """The threshold the dashboard and the stale filter use (the settings' value)."""
+        """The threshold the dashboard and the stale filter use until the server's is known
+        (the value remembered from the last connection)."""
         self.config = replace(self.config, stale_threshold_minutes=minutes)
         self.policy = replace(self.policy, stale_threshold=timedelta(minutes=minutes))
 
@@ -154,15 +158,37 @@ class SyncBridge(QObject):
         self.policy = policy
         self._stale_alerted.clear()
 
+    def use_server_config(self, config: ContractTimeoutConfig) -> None:
+        """The server's timing rules become the desk's: the dashboard, the table's filter,
+        the alerts and the settings all show staleness by the server's one threshold."""
+        self.config = config
+        self.policy = replace(
+            self.policy,
+            stale_threshold=config.stale_threshold,
+            heartbeat_timeout=config.heartbeat_timeout,
+        )
+        self.serverConfigChanged.emit(config)
+        self.scan_stale()
+
+    async def _learn_server_config(self) -> None:
+        try:
+            found = await self.backend.server_config()
+        except (ApiError, DomainError) as error:  # an older server, or gone again: keep ours
+            log.info("the server's settings are unknown (%s): keeping the remembered ones", error)
+            return
+        if found != self.config:
+            self.use_server_config(found)
+
     def waiting_count(self) -> int:
-        waiting = ContractStatus.WAITING_FOR_INPUT
-        return sum(1 for c in self.contracts.values() if c.status is waiting)
+        return sum(1 for c in self.contracts.values() if waiting_on_reviewer(c) is not None)
 
     # --- life ----------------------------------------------------------------------------
 
     def start(self) -> asyncio.Task[None]:
         """Load every contract from the replica, then follow changes."""
         self._stale_timer.start()
+        if self.state == LIVE:  # connected before we listened: no state change will tell us
+            self._spawn_learning()
         return self.runner.spawn(self._load_all(), self._failed("Loading contracts"))
 
     def close(self) -> None:
@@ -199,7 +225,13 @@ class SyncBridge(QObject):
     # --- observers -----------------------------------------------------------------------
 
     def _on_state(self, state: str) -> None:
-        self.connectionStateChanged.emit(str(getattr(state, "value", state)))
+        value = str(getattr(state, "value", state))
+        self.connectionStateChanged.emit(value)
+        if value == LIVE:  # (re)connected: the server's settings may be new or changed
+            self._spawn_learning()
+
+    def _spawn_learning(self) -> None:
+        self.runner.spawn(self._learn_server_config(), self._failed("Server settings"))
 
     def _on_contracts(self, ids: frozenset[str]) -> None:
         self._pending.update(ids)
@@ -337,10 +369,13 @@ class SyncBridge(QObject):
 
 
 def _starts_waiting(before: Contract | None, after: Contract) -> bool:
-    waiting = ContractStatus.WAITING_FOR_INPUT
-    if after.status is not waiting:
+    """Whether `after` starts waiting on the reviewer for an answer or a phase confirmation
+    (core.attention's rule). A completion confirmation is listed, not popped up: the
+    contract completes by itself when its grace period ends."""
+    waits = waiting_on_reviewer(after)
+    if waits is None or waits is WaitingFor.COMPLETION_CONFIRMATION:
         return False
-    return before is None or before.status is not waiting or before.waiting_for != after.waiting_for
+    return before is None or waiting_on_reviewer(before) != waits
 
 
 def _alert(kind: str, contract: Contract, text: str) -> dict[str, Any]:
@@ -376,10 +411,9 @@ class AlertFeed(QObject):
     def _updated(self, contracts: list[Contract]) -> None:
         now = self.bridge.now()
         half = self.bridge.policy.stale_threshold / 2
-        waiting = ContractStatus.WAITING_FOR_INPUT
         for contract in contracts:
             held = contract.id in self.contracts
-            if contract.status is waiting or is_stale(contract, now, half):
+            if waiting_on_reviewer(contract) is not None or is_stale(contract, now, half):
                 self.contracts[contract.id] = contract
             elif held:
                 del self.contracts[contract.id]

@@ -37,6 +37,7 @@ DEMO_CONFIG = """\
 stale_threshold_minutes = 0.5
 stale_detection_interval_seconds = 5.0
 heartbeat_timeout_seconds = 20.0
+completion_grace_period_minutes = 1.0
 input_timeout_hours = 24.0
 """
 PLAIN_CONFIG = """\

@@ -30,9 +30,9 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from core.attention import waiting_on_reviewer
 from core.clock import Clock, SystemClock
 from core.model import Contract
-from core.status import ContractStatus
 from core.timing import stale_duration
 from desktop.dialog_ports import AlertFeed
 from desktop.views.banner import AlertBanner
@@ -116,13 +116,13 @@ class WaitingItem:
 def waiting_items(
     contracts: Iterable[Contract], now: datetime, stale_threshold: timedelta
 ) -> list[WaitingItem]:
-    """What waits on the reviewer: contracts waiting for input, and stale ones (core's rule),
-    sorted by name."""
+    """What needs the reviewer: contracts waiting on them and stale ones (core's two rules,
+    core.attention and core.timing), sorted by name."""
     found = []
     for contract in contracts:
-        if contract.status is ContractStatus.WAITING_FOR_INPUT:
-            waiting = contract.waiting_for.value if contract.waiting_for else "input"
-            found.append(WaitingItem(contract.id, contract.name, waiting.replace("_", " ")))
+        waiting = waiting_on_reviewer(contract)
+        if waiting is not None:
+            found.append(WaitingItem(contract.id, contract.name, waiting.value.replace("_", " ")))
         elif stale_duration(contract, now, stale_threshold) is not None:
             found.append(WaitingItem(contract.id, contract.name, "stale"))
     return sorted(found, key=lambda item: (item.name.lower(), item.contract_id))

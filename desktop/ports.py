@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.config import ContractTimeoutConfig
 from sync.outbox import Outbox, OutboxEntry
 from sync.replica import Replica
 
@@ -62,6 +63,10 @@ class DeskBackend(Protocol):
 
     async def batch_preview(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A batch operation's dry run, asked of the server directly (changes nothing)."""
+        ...
+
+    async def server_config(self) -> ContractTimeoutConfig:
+        """The server's timing rules (its stale threshold…), asked of it directly."""
         ...
 
     async def start(self) -> None: ...

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class DeskSettings:
     server_url: str = ""  # empty: start and use the embedded server
-    stale_threshold_minutes: float = 30.0
+    stale_threshold_minutes: float = 30.0  # the server's, remembered for offline use
     notifications: bool = True
     demo_supervisors: int = 4
 

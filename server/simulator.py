@@ -11,9 +11,18 @@ then works a little more and asks again). Heartbeats go out every `tick` seconds
 Some contracts fail (`failed` with a reason), some supervisors go silent (no more
 heartbeats, so the contract turns stale).
 
-Pacing is in ticks (default 2 s), and the first contract starts at once with a guarded
-phase and an early question: whoever starts the demo sees work waiting for a reviewer
-within about ten ticks. Randomness comes from `random.Random(seed)` only. Server errors
+The demo keeps moving when nobody answers (issue 8 item 14): each supervisor keeps up to
+MAX_CONTRACTS_PER_SUPERVISOR contracts *moving* and starts a new one whenever fewer move (a
+contract waiting on the reviewer is parked, not counted), at most one new one every
+ARRIVAL_TICKS; at most `max_waiting` contracts
+may wait on the reviewer at once (`Attention`): past that, new contracts are unguarded and
+questions are not asked, so guarded work never crowds out the rest; and finished contracts
+are archived after `archive_after` ticks (`housekeeping`), so the lists do not fill up.
+
+Pacing is in ticks (default 2 s). The first contracts have fixed roles so whoever starts
+the demo sees, within a minute: a question (the first contract), a supervisor that works a
+little and then goes silent, so an ACTIVE contract turns stale (the second), and a phase
+confirmation (the third). Randomness comes from `random.Random(seed)` only. Server errors
 are logged and the loop goes on; only `stop` (or cancellation) ends it.
 """
 
@@ -23,17 +32,26 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from core.clock import SystemClock, iso
+from server.simulator_parts import (
+    ARCHIVE_AFTER_TICKS,
+    ARRIVAL_TICKS,
+    Api,
+    Attention,
+    Role,
+    housekeeping,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_CONTRACTS_PER_SUPERVISOR = 3
+MAX_CONTRACTS_PER_SUPERVISOR = 3  # moving at once; contracts waiting on a human are parked
 LONG_POLL_SECONDS = 20
+
 
 # Built-in contract types (API.md): phase → its required deliverable.
 DELIVERABLES: dict[str, dict[str, str]] = {
@@ -88,6 +106,7 @@ _FAILURES = (
     "model context exhausted while planning",
 )
 _BLOCKERS = ("waiting for database credentials", "CI runners are down", "a dependency is yanked")
+_KINDS = ("simple", "specification", "execute")
 
 
 class Gone(Exception):
@@ -109,81 +128,54 @@ class Work:
     waiting: bool = False  # waiting on a human: the supervisor may start another contract
     done: bool = False
     beats: int = 0
-
-
-@dataclass
-class Api:
-    """The public API with a human key (create contracts) and a supervisor key (the rest)."""
-
-    human: httpx.AsyncClient
-    supervisor: httpx.AsyncClient
-    errors: int = 0
-    calls: int = 0
-    last_error: str = field(default="")
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        human: bool = False,
-    ) -> Any:
-        """The JSON answer of a 2xx, else None (logged); the loop always goes on."""
-        client = self.human if human else self.supervisor
-        self.calls += 1
-        try:
-            response = await client.request(method, path, json=json, params=params)
-        except httpx.HTTPError as exc:
-            return self._failed(f"{method} {path}: {type(exc).__name__}: {exc}")
-        if response.is_success:
-            return response.json() if response.content else {}
-        try:
-            body = response.json()
-            why = f"{body.get('code')}: {body.get('message')}"
-        except ValueError:
-            why = response.text[:200]
-        return self._failed(f"{method} {path} → {response.status_code} {why}")
-
-    def _failed(self, message: str) -> None:
-        self.errors += 1
-        self.last_error = message
-        log.warning("simulator: %s", message)
+    guarded: bool = False
+    role: Role = Role.RANDOM
 
 
 class SimulatedSupervisor:
     def __init__(
-        self, index: int, api: Api, rng: random.Random, tick: float, stop: asyncio.Event
+        self,
+        index: int,
+        api: Api,
+        rng: random.Random,
+        tick: float,
+        stop: asyncio.Event,
+        *,
+        attention: Attention,
     ) -> None:
         self.index = index
         self.api = api
         self.rng = rng
         self.tick = tick
         self.stop = stop
-        self.started = 0
+        self.attention = attention
         self._works: list[Work] = []
 
     async def run(self) -> None:
-        """Keep up to MAX_CONTRACTS_PER_SUPERVISOR contracts going; a new one whenever
-        every running contract waits on a human (or none runs)."""
+        """Keep MAX_CONTRACTS_PER_SUPERVISOR contracts moving: a new one whenever fewer move
+        (one at a time); contracts waiting on a human do not count."""
         drivers: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()  # the first contract at once, then one per ARRIVAL_TICKS
         try:
             while not self.stop.is_set():
                 drivers = {d for d in drivers if not d.done()}
                 self._works = [w for w in self._works if not w.done]
                 opened = len(self._works) == len(drivers)  # none still being opened
-                if (
-                    len(drivers) < MAX_CONTRACTS_PER_SUPERVISOR
-                    and opened
-                    and all(w.waiting for w in self._works)
-                ):
-                    drivers.add(asyncio.get_running_loop().create_task(self._contract()))
+                moving = sum(1 for w in self._works if not w.waiting)
+                due = loop.time() >= next_start
+                if opened and due and moving < MAX_CONTRACTS_PER_SUPERVISOR:
+                    drivers.add(loop.create_task(self._contract()))
+                    next_start = loop.time() + self.tick * self._arrival_ticks()
                 await self.pause(1)
         finally:
             for driver in drivers:
                 driver.cancel()
             await asyncio.gather(*drivers, return_exceptions=True)
+
+    def _arrival_ticks(self) -> float:
+        # The first contracts (a question, a silent supervisor, a confirmation) come quickly.
+        return 1 if self.attention.opened < Role.RANDOM.value else ARRIVAL_TICKS
 
     async def pause(self, ticks: float) -> None:
         """Sleep about `ticks` ticks (jittered); returns early when stopped."""
@@ -193,26 +185,40 @@ class SimulatedSupervisor:
                 await self.stop.wait()
 
     async def _contract(self) -> None:
-        first = self.started == 0 and self.index == 0
-        self.started += 1
-        work = await self._open(first)
+        role = self.attention.next_role()
+        work = await self._open(role)
         if work is None:
             await self.pause(3)
             return
         self._works.append(work)
         beating = asyncio.get_running_loop().create_task(self._heartbeats(work))
         try:
-            await self._drive(work, first)
+            await self._drive(work)
         except Gone as why:
             log.info("simulator: leaving contract %s: %s", work.contract_id, why)
         finally:
             work.done = True
+            # Left while still waiting (the server kept failing): it still waits on the
+            # reviewer, so it keeps its place under the cap.
+            if not work.waiting:
+                self.attention.release(work.contract_id)
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
 
-    async def _open(self, first: bool) -> Work | None:
-        kind = "simple" if first else self.rng.choice(("simple", "specification", "execute"))
-        guarded = first or self.rng.random() < 0.7
+    async def _open(self, role: Role) -> Work | None:
+        kind = "simple" if role is not Role.RANDOM else self.rng.choice(_KINDS)
+        guarded = role in (Role.ASKS, Role.CONFIRMS) or (
+            role is Role.RANDOM and self.rng.random() < 0.7
+        )
+        # No place left for one more contract to wait on the reviewer: this one runs through.
+        placeholder = f"opening:{self.index}:{self.attention.opened}"
+        guarded = guarded and self.attention.claim(placeholder)
+        try:
+            return await self._create(kind, guarded, role, placeholder)
+        finally:
+            self.attention.release(placeholder)
+
+    async def _create(self, kind: str, guarded: bool, role: Role, placeholder: str) -> Work | None:
         subject = self.rng.choice(_SUBJECTS)
         body = {
             "name": f"{subject} #{self.rng.randint(100, 999)}",
@@ -224,13 +230,15 @@ class SimulatedSupervisor:
         if contract is None:
             return None
         cid = contract["id"]
+        self.attention.rename(placeholder, cid)
         task = await self.api.call(
             "POST", f"/contracts/{cid}/tasks", json={"name": "supervisor", "isSupervisor": True}
         )
         if task is None:
+            self.attention.release(cid)
             return None
         phases = [p["id"] for p in sorted(contract["phases"], key=lambda p: p["order"])]
-        work = Work(cid, kind, task["id"], contract["phase"], phases)
+        work = Work(cid, kind, task["id"], contract["phase"], phases, guarded=guarded, role=role)
         # A supervisor announces itself before it starts the contract, so a running contract
         # always has a heartbeat, wherever the simulation is stopped.
         await self._heartbeat(work)
@@ -238,27 +246,29 @@ class SimulatedSupervisor:
         await self._save_state(work)
         return work
 
-    async def _drive(self, work: Work, first: bool) -> None:
+    async def _drive(self, work: Work) -> None:
         while True:
-            await self._work_phase(work, ask=first or self.rng.random() < 0.35)
+            first = work.role is not Role.RANDOM
+            ask = work.role is Role.ASKS or (not first and self.rng.random() < 0.35)
+            await self._work_phase(work, ask=ask, steps=1 if first else None)
             fate = self.rng.random()
-            if not first and fate < 0.05:
+            if work.role is Role.GOES_SILENT or (not first and fate < 0.05):
                 work.activity = "(silent)"
                 log.info("simulator: supervisor of %s goes silent", work.contract_id)
                 raise Gone("went silent")
             if not first and fate < 0.10:
                 await self._fail(work)
                 raise Gone("failed")
-            first = False
+            work.role = Role.RANDOM
             index = work.phases.index(work.phase)
             if index + 1 == len(work.phases):
                 await self._finish(work)
                 return
             await self._advance(work, work.phases[index + 1])
 
-    async def _work_phase(self, work: Work, *, ask: bool) -> None:
+    async def _work_phase(self, work: Work, *, ask: bool, steps: int | None = None) -> None:
         work.state, work.waiting = "working", False
-        steps = self.rng.randint(1, 3)
+        steps = steps or self.rng.randint(1, 3)
         question_at = self.rng.randrange(min(steps, 2)) if ask else -1
         for step in range(steps):
             if step == question_at:
@@ -301,6 +311,16 @@ class SimulatedSupervisor:
         work.progress = min(99, work.progress + self.rng.randint(3, 12))
 
     async def _ask(self, work: Work) -> None:
+        """Ask and wait for the answer; skipped when enough contracts wait already."""
+        if not self.attention.claim(work.contract_id):
+            return
+        try:
+            await self._ask_and_wait(work)
+        finally:
+            if not work.guarded:
+                self.attention.release(work.contract_id)
+
+    async def _ask_and_wait(self, work: Work) -> None:
         kind = self.rng.choice(("free_text", "choice", "confirmation"))
         body: dict[str, Any] = {"questionType": kind}
         if kind == "free_text":
@@ -441,16 +461,21 @@ async def simulate(
     seed: int | None = None,
     tick: float = 2.0,
     supervisor_key: str | None = None,
+    max_waiting: int | None = None,
+    archive_after: float = ARCHIVE_AFTER_TICKS,
 ) -> None:
     """Run `supervisors` simulated supervisors against the server at `api_url` until `stop`.
 
     `api_key` is an admin or reviewer key of the owner (it creates the contracts);
-    `supervisor_key` (default: the same key) drives them. Never returns on its own without
-    `stop`; cancelling it is fine too.
+    `supervisor_key` (default: the same key) drives them. At most `max_waiting` contracts
+    (default: two per supervisor) wait on the reviewer at once; finished ones are archived
+    `archive_after` ticks later. Never returns on its own without `stop`; cancelling it is
+    fine too.
     """
     stop = stop or asyncio.Event()
     tick = max(tick, 0.01)  # a zero tick would spin
     rng = random.Random(seed)
+    attention = Attention(max(1, max_waiting if max_waiting is not None else 2 * supervisors))
     async with contextlib.AsyncExitStack() as stack:
         human = await stack.enter_async_context(_client(api_url, api_key))
         driver = human
@@ -458,8 +483,10 @@ async def simulate(
             driver = await stack.enter_async_context(_client(api_url, supervisor_key))
         api = Api(human, driver)
         sims = [
-            SimulatedSupervisor(i, api, random.Random(rng.random()), tick, stop)
+            SimulatedSupervisor(
+                i, api, random.Random(rng.random()), tick, stop, attention=attention
+            )
             for i in range(supervisors)
         ]
         log.info("simulator: %d supervisors against %s", supervisors, api_url)
-        await asyncio.gather(*(s.run() for s in sims))
+        await asyncio.gather(housekeeping(api, tick, stop, archive_after), *(s.run() for s in sims))

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import iso
+from core.config import ContractTimeoutConfig, config_from_wire
 from core.model import Contract, Question, Task
 from core.wire import contract_from_wire, question_from_wire, task_from_wire
 from sync.answers import ContractDetail, ContractPage, EventPage, PhaseAnswer
@@ -52,6 +53,10 @@ class ContractClient(SupervisorCalls, ApiSession):
     async def health(self) -> dict[str, Any]:
         """`GET /health` (no /api/v1 prefix): `{status, db}`."""
         return await self._object("GET", "/health", api=False)
+
+    async def server_config(self) -> ContractTimeoutConfig:
+        """`GET /config`: the timing rules the server applies (its stale threshold, …)."""
+        return config_from_wire(await self._object("GET", "/config"))
 
     # contracts --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from core.attention import REVIEWER_STATUSES
 from core.config import ContractTimeoutConfig
 from core.dashboard import (
     Dashboard,
@@ -33,6 +34,7 @@ from core.store.schema import contracts, questions, supervisor_liveness, tasks
 from core.store.unit_of_work import ReadUnitOfWork
 
 _OPEN = [s.value for s in ContractStatus if s.is_open]
+_REVIEWER = sorted(s.value for s in REVIEWER_STATUSES)
 
 
 def _scoped(query: Any, owner: str | None) -> Any:
@@ -91,8 +93,8 @@ def stale_list(
 
 
 def waiting_list(conn: Connection, owner: str | None, limit: int) -> list[WaitingContractInfo]:
-    """Contracts waiting for input, longest waiting first, with their pending questions."""
-    query = select(contracts).where(contracts.c.status == ContractStatus.WAITING_FOR_INPUT.value)
+    """Contracts waiting on the reviewer, longest waiting first, with their pending questions."""
+    query = select(contracts).where(contracts.c.status.in_(_REVIEWER))
     query = _scoped(query, owner).order_by(contracts.c.status_changed_at).limit(limit)
     waiting = [contract_from_row(r) for r in (conn.execute(query)).mappings().all()]
     pending = _pending_questions(conn, [c.id for c in waiting])

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from core.attention import REVIEWER_STATUSES
 from core.clock import iso
 from core.errors import SupervisorNotFound
 from core.events import LoggedEvent
@@ -107,7 +108,8 @@ def _filtered(query: Select[Any], owner: str | None, where: ContractFilter, now:
             c.last_activity_at < now - where.stale_threshold,
         )
     if where.waiting:
-        query = query.where(c.status == ContractStatus.WAITING_FOR_INPUT.value)
+        # Waiting on the reviewer, by core.attention's rule (the dashboard's list too).
+        query = query.where(c.status.in_(sorted(s.value for s in REVIEWER_STATUSES)))
     if where.updated_since is not None:
         query = query.where(c.updated_at >= where.updated_since)
     return query

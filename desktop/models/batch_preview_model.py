@@ -1,7 +1,8 @@
 """The contracts a batch operation touches: the dry run's preview and the run's results.
 
-Rows come from the server's answer `{affected_ids, errors: [{contract_id, error}]}`; names
-and statuses from the desktop's copy of the contracts; the "why" of each row from
+Rows come from the server's answer `{affected_ids, errors: [{contract_id, error}],
+statuses}`; a run's statuses are the server's (after the run), names and the preview's
+statuses come from the desktop's copy of the contracts; the "why" of each row from
 `core.batch.plan_batch` run locally on the same contracts (the server decides what is
 affected — the local plan only explains it). A new answer replaces all rows at once (one
 reset per answer; there is no stream of events here).
@@ -45,14 +46,28 @@ def rows_from_answer(
     contracts: Mapping[str, Contract],
     why: Mapping[str, str] | None = None,
 ) -> list[BatchRow]:
-    """The rows for a batch answer: affected contracts first, then the errors."""
+    """The rows for a batch answer: affected contracts first, then the errors.
+
+    A real run's rows show each contract's status AFTER the run, as the server reported it
+    (`statuses`); the desk's own copy still holds the status from before until the run's
+    events arrive, so it is only the fallback (an older server, a skipped contract).
+    """
     dry = bool(answer.get("dry_run"))
     kind = RowKind.PLANNED if dry else RowKind.DONE
-    found = [_row(str(cid), contracts, kind, (why or {}).get(str(cid), "")) for cid in _ids(answer)]
+    after = _statuses(answer)
+    found = [
+        _row(str(cid), contracts, kind, (why or {}).get(str(cid), ""), after.get(str(cid)))
+        for cid in _ids(answer)
+    ]
     for error in answer.get("errors") or []:
         cid = str(error.get("contract_id", ""))
         found.append(_row(cid, contracts, RowKind.SKIPPED, str(error.get("error", ""))))
     return found
+
+
+def _statuses(answer: Mapping[str, Any]) -> dict[str, str]:
+    found = answer.get("statuses") or {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
 
 
 def _ids(answer: Mapping[str, Any]) -> Sequence[Any]:
@@ -60,11 +75,17 @@ def _ids(answer: Mapping[str, Any]) -> Sequence[Any]:
     return ids if isinstance(ids, list) else []
 
 
-def _row(cid: str, contracts: Mapping[str, Contract], kind: RowKind, detail: str) -> BatchRow:
+def _row(
+    cid: str,
+    contracts: Mapping[str, Contract],
+    kind: RowKind,
+    detail: str,
+    status_after: str | None = None,
+) -> BatchRow:
     contract = contracts.get(cid)
     name = contract.name if contract else cid
-    status = contract.status.value.replace("_", " ") if contract else "unknown"
-    return BatchRow(cid, name, status, kind, detail or kind.value)
+    status = status_after or (contract.status.value if contract else "unknown")
+    return BatchRow(cid, name, status.replace("_", " "), kind, detail or kind.value)
 
 
 class BatchPreviewModel(QAbstractTableModel):

@@ -14,9 +14,9 @@ built for SORT_ROLE, no lookups beyond a list index).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
@@ -28,15 +28,25 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.clock import utc
+from core.attention import waiting_on_reviewer
+from core.clock import Clock, SystemClock, utc
 from core.model import Contract
 from core.status import ContractStatus
-from core.timing import stale_duration
+from core.timing import age, stale_duration
 from desktop.models.rows import ROW_ROLE, SORT_ROLE, Index
-from desktop.times import age_text, local_text
+from desktop.times import age_text, duration_text, local_text
 
-COLUMNS = ("Name", "Status", "Phase", "Waiting for", "Last activity", "Type", "Version")
-NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION = range(len(COLUMNS))
+COLUMNS = (
+    "Name",
+    "Status",
+    "Phase",
+    "Waiting for",
+    "Last activity",
+    "Type",
+    "Version",
+    "Quiet for",
+)
+NAME, STATUS, PHASE, WAITING, ACTIVITY, TYPE, VERSION, QUIET = range(len(COLUMNS))
 BULK = 500  # more new rows than this at once: one relayout instead of row inserts
 FEW_MOVES = 8  # more moved rows than this in one batch: one relayout instead of row moves
 
@@ -80,9 +90,9 @@ class ContractsModel(QAbstractTableModel):
         # call each); row moves cost it one call per moved row and the view sees only the
         # rows the filter keeps. The page sets this while its proxy is attached.
         self.row_moves = False
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # the page's clock
         self._colours = {s: QColor(c) for s, c in STATUS_COLOURS.items()}
         self.badges: dict[str, str] = {}  # contract id → its queued actions ("[pause queued]")
+        self.clock: Clock = SystemClock()  # ages ("quiet for", last activity) need a now
 
     # --- the model API -------------------------------------------------------------------
 
@@ -101,9 +111,7 @@ class ContractsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == NAME and contract.id in self.badges:
                 return f"{self.badges[contract.id]} {contract.name}"  # first: never cut off
-            if index.column() == ACTIVITY:
-                return age_text(contract.last_activity_at, self.now())
-            return _display(contract, index.column())
+            return self._text(contract, index.column())
         if role == SORT_ROLE:
             return _sort_key(contract, index.column())
         if role == ROW_ROLE:
@@ -126,6 +134,13 @@ class ContractsModel(QAbstractTableModel):
             row = self.row_of(contract_id)
             if row is not None:
                 self.dataChanged.emit(self.index(row, NAME), self.index(row, NAME))
+
+    def _text(self, contract: Contract, column: int) -> str:
+        if column == QUIET:
+            return quiet_text(contract, self.clock.now())
+        if column == ACTIVITY:
+            return age_text(contract.last_activity_at, self.clock.now())
+        return _display(contract, column)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -358,6 +373,8 @@ def _tooltip(contract: Contract, column: int) -> str:
     """The whole of a cell that may be cut off (the activity cell: its full local time)."""
     if column == NAME and contract.description:
         return f"{contract.name}\n{contract.description}"
+    if column == QUIET:
+        return f"last activity {local_text(contract.last_activity_at)}"
     return _display(contract, column)
 
 
@@ -377,11 +394,18 @@ def _display(contract: Contract, column: int) -> str:
     return str(contract.version)
 
 
+def quiet_text(contract: Contract, now: datetime) -> str:
+    """How long the contract has shown no activity, for humans ("12 min")."""
+    return duration_text(int(age(contract.last_activity_at, now).total_seconds()))
+
+
 def _sort_key(contract: Contract, column: int) -> Any:
     if column == NAME:
         return contract.name.casefold()
     if column == ACTIVITY:
         return utc(contract.last_activity_at).timestamp()
+    if column == QUIET:  # the longer quiet, the earlier the last activity: no clock needed
+        return -utc(contract.last_activity_at).timestamp()
     if column == VERSION:
         return contract.version
     return _display(contract, column)
@@ -455,7 +479,7 @@ class ContractsFilter(QSortFilterProxyModel):
             found.append("status")
         if self._phase and contract.phase != self._phase:
             found.append("phase")
-        if self._waiting and contract.status is not ContractStatus.WAITING_FOR_INPUT:
+        if self._waiting and waiting_on_reviewer(contract) is None:
             found.append("waiting only")
         if self._stale is not None:
             now, threshold = self._stale

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from PySide6.QtCore import QObject
 
@@ -59,7 +59,7 @@ class StaleRow:
     name: str
     phase: str
     quiet_secs: int
-    blocker: str  # "human" or "automation"
+    blocker: str  # always the automation: see stale_rows
     why: str
 
 
@@ -107,31 +107,22 @@ class RecentEventsModel(RowsModel[EventRow]):
 
 def stale_rows(
     stale: Sequence[StaleContractInfo],
-    waiting: Sequence[WaitingContractInfo],
     liveness: Mapping[str, SupervisorStatus | None],
     *,
     now: datetime,
-    threshold: timedelta,
 ) -> list[StaleRow]:
     """Who holds each stale contract up, longest quiet first.
 
-    An active contract that stopped moving waits on the automation: its supervisor is dead
-    (no heartbeat within the timeout), missing, or alive but making no progress. A contract
-    waiting for input longer than the threshold waits on a human reviewer.
+    Stale is core's rule (`core.timing.stale_duration`: active and quiet past the
+    threshold); an active contract waits on nobody but its supervisor, so every row is
+    the automation's: its supervisor is dead (no heartbeat within the timeout), missing,
+    or alive but making no progress. Contracts waiting on the reviewer are the other list
+    (`core.attention.waiting_on_reviewer`), never this one.
     """
     rows = [_automation_row(info, liveness.get(info.id), now) for info in stale]
-    for info in waiting:
-        quiet = int((now - utc(info.waiting_since)).total_seconds())
-        if quiet > threshold.total_seconds():
-            what = info.waiting_for.replace("_", " ")
-            why = f"waiting for a reviewer: {what}" + (
-                f" — {info.question}" if info.question else ""
-            )
-            rows.append(StaleRow(info.id, info.name, info.phase, quiet, HUMAN, why))
     return sorted(rows, key=lambda r: (-r.quiet_secs, r.name))
 
 
-HUMAN = "human (reviewer)"
 AUTOMATION = "automation (supervisor)"
 
 

@@ -352,6 +352,16 @@ class ResultsPage(QWizardPage):
         return self.answer is not None or self.failed
 
 
+NAME_WIDTH_MAX = 320  # px: longer names are cut off (with a tooltip) instead of crowding out
+
+
+def _fit_columns(table: QTableView) -> None:
+    """Names and statuses as wide as they need (names up to NAME_WIDTH_MAX)."""
+    table.resizeColumnToContents(0)
+    table.setColumnWidth(0, min(table.columnWidth(0), NAME_WIDTH_MAX))
+    table.resizeColumnToContents(1)
+
+
 def _summary_and_table(
     page: QWizardPage, name: str, summary_name: str, table_name: str
 ) -> tuple[QLabel, BatchPreviewModel, QTableView]:
@@ -363,7 +373,9 @@ def _summary_and_table(
     table.setObjectName(f"{name}Table")
     table.setAccessibleName(table_name)
     table.setModel(model)
+    table.setWordWrap(False)  # a cut-off name ends in "…"; its tooltip holds all of it
     table.horizontalHeader().setStretchLastSection(True)
+    model.modelReset.connect(lambda: _fit_columns(table))
     layout = QVBoxLayout(page)
     layout.addWidget(summary)
     layout.addWidget(table, 1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,10 +28,17 @@ from PySide6.QtWidgets import (
 from core.model import Contract
 from core.status import ContractStatus
 from desktop.bridge import SyncBridge
-from desktop.models.contracts import ACTIVITY, NAME, ContractsFilter, ContractsModel, status_label
+from desktop.models.contracts import (
+    ACTIVITY,
+    NAME,
+    QUIET,
+    ContractsFilter,
+    ContractsModel,
+    status_label,
+)
 
 SEARCH_DELAY_MS = 150
-COLUMN_WIDTHS = (260, 120, 90, 130, 150, 100, 60)
+COLUMN_WIDTHS = (260, 120, 90, 130, 150, 100, 60, 90)
 
 
 class ContractsPage(QWidget):
@@ -53,7 +59,7 @@ class ContractsPage(QWidget):
         self.setObjectName("contractsPage")
         self.bridge = bridge
         self.model = ContractsModel(self)
-        self.model.now = bridge.now
+        self.model.clock = bridge.clock
         self.proxy = ContractsFilter(self)
         self.table = self._make_table()
         self.search = QLineEdit(placeholderText="Search name, description or id (Ctrl+F)")
@@ -140,6 +146,7 @@ class ContractsPage(QWidget):
             )
         )
         self.stale_only.toggled.connect(self._stale_changed)
+        self.bridge.staleScanned.connect(self._time_passed)
         self.waiting_only.toggled.connect(
             lambda on: self._filter(lambda: self.proxy.set_waiting_only(on))
         )
@@ -246,9 +253,19 @@ class ContractsPage(QWidget):
         self._filter(lambda: self.proxy.set_statuses([ContractStatus(value)] if value else []))
 
     def _stale_changed(self, on: bool) -> None:
-        minutes = self.bridge.config.stale_threshold_minutes
+        threshold = self.bridge.config.stale_threshold
         now = self.bridge.now() if on else None
-        self._filter(lambda: self.proxy.set_stale_only(now, timedelta(minutes=minutes)))
+        self._filter(lambda: self.proxy.set_stale_only(now, threshold))
+
+    def _time_passed(self) -> None:
+        """Staleness and "quiet for" grow with time alone: refresh both on each stale scan."""
+        if self.stale_only.isChecked():
+            self._stale_changed(True)
+        rows = self.model.rowCount()
+        if rows:
+            self.model.dataChanged.emit(
+                self.model.index(0, QUIET), self.model.index(rows - 1, QUIET)
+            )
 
     def _count_changed(self, *_: object) -> None:
         shown, total = self.shown_count(), self.model.rowCount()

@@ -1,4 +1,7 @@
-"""The dashboard page: status and phase charts, who waits, what is stale, recent events.
+"""The dashboard page: status and phase charts, what waits on you, what is stale, recent events.
+
+"Waiting on you" and "Stale" are core's two lists (core.attention, core.timing), never
+mixed: a contract waiting for the reviewer is not stale, whatever its age.
 
 `DashboardPage.show_data(data)` shows one `DashboardData`; `refresh()` asks the bridge for
 a new one (from the replica, so it works offline). Refreshes are throttled: changes mark
@@ -9,7 +12,7 @@ anyway, since staleness grows with time alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -37,8 +40,10 @@ from desktop.models.dashboard import (
     stale_rows,
 )
 from desktop.models.rows import ROW_ROLE
+from desktop.times import duration_text
 from desktop.views.charts import Bar, BarChart
 
+WAITING_TITLE = "Waiting on you"
 REFRESH_MS = 2_000
 TICK_MS = 15_000
 PHASE_COLOUR = "#5f27cd"
@@ -91,8 +96,12 @@ class DashboardPage(QWidget):
         self.waiting_model = WaitingModel(self)
         self.stale_model = StaleModel(self)
         self.events_model = RecentEventsModel(self)
-        self.waiting_view = make_table(self.waiting_model, "waitingTable", "Waiting for input")
+        self.waiting_view = make_table(self.waiting_model, "waitingTable", WAITING_TITLE)
         self.stale_view = make_table(self.stale_model, "staleTable", "Stale contracts")
+        self.waiting_box = _boxed(WAITING_TITLE, self.waiting_view)
+        self.waiting_box.setObjectName("waitingBox")
+        self.stale_box = _boxed("Stale", self.stale_view)
+        self.stale_box.setObjectName("staleBox")
         self.events_view = make_table(self.events_model, "recentEvents", "Recent events")
         self._layout()
         for view in (self.waiting_view, self.stale_view):
@@ -110,8 +119,8 @@ class DashboardPage(QWidget):
         grid.addWidget(self.status_chart, 0, 0)
         grid.addWidget(self.phase_chart, 0, 1)
         grid.addWidget(self.usage, 1, 0, 1, 2)
-        grid.addWidget(_boxed("Waiting for input", self.waiting_view), 2, 0)
-        grid.addWidget(_boxed("Stale contracts", self.stale_view), 2, 1)
+        grid.addWidget(self.waiting_box, 2, 0)
+        grid.addWidget(self.stale_box, 2, 1)
         grid.addWidget(_boxed("Recent events", self.events_view), 3, 0, 1, 2)
         grid.setRowStretch(2, 2)
         grid.setRowStretch(3, 1)
@@ -153,14 +162,7 @@ class DashboardPage(QWidget):
         finally:
             self._loading = False
         now = self.bridge.now()
-        threshold = timedelta(minutes=self.bridge.config.stale_threshold_minutes)
-        rows = stale_rows(
-            dashboard.stale_contracts,
-            dashboard.waiting_for_input,
-            liveness,
-            now=now,
-            threshold=threshold,
-        )
+        rows = stale_rows(dashboard.stale_contracts, liveness, now=now)
         self.show_data(DashboardData(dashboard, tuple(rows), now))
 
     # --- showing -------------------------------------------------------------------------
@@ -184,6 +186,8 @@ class DashboardPage(QWidget):
         )
         self.waiting_model.set_rows([WaitingRow(w, data.now) for w in board.waiting_for_input])
         self.stale_model.set_rows(list(data.stale))
+        minutes = duration_text(int(self.bridge.config.stale_threshold.total_seconds()))
+        self.stale_box.setTitle(f"Stale: active, no activity for over {minutes}")
         names = self.bridge.contracts
         self.events_model.set_rows(
             [

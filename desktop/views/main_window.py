@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.actions import ReviewerAction, allows
+from core.config import ContractTimeoutConfig
 from core.model import Contract
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.drafts import Drafts
@@ -217,6 +218,7 @@ class MainWindow(QMainWindow):
             signal.connect(self._show_badges)
             signal.connect(self._tell_notifier)
         b.staleScanned.connect(self._redraw_ages)  # "3 min ago" grows with time alone
+        b.serverConfigChanged.connect(self._server_config)
         self.status.outboxToggled.connect(self.toggle_outbox)
         self.outbox_panel.openRequested.connect(self.show_conflict)
         self.outbox_panel.retryRequested.connect(self.bridge.operations.reconfirm)
@@ -597,10 +599,23 @@ class MainWindow(QMainWindow):
     # --- settings ------------------------------------------------------------------------
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, has_key=self.has_key, parent=self)
+        dialog = SettingsDialog(
+            self.settings, has_key=self.has_key, live=not self.bridge.is_offline, parent=self
+        )
         dialog.settingsAccepted.connect(self.apply_settings)
         self._open_dialog(dialog)
         return dialog
+
+    def _server_config(self, config: ContractTimeoutConfig) -> None:
+        """The server's stale threshold is the one threshold: remembered in the settings, so
+        offline the desk shows what the server would (Desk saves on settingsChanged)."""
+        self.settings = self.settings.with_changes(
+            stale_threshold_minutes=config.stale_threshold_minutes
+        )
+        if self.notifier is not None:
+            self.notifier.stale_threshold = config.stale_threshold
+        self.settingsChanged.emit(self.settings, None)
+        self.dashboard.refresh()
 
     def apply_settings(self, settings: DeskSettings, key: str | None) -> None:
         old = self.settings

@@ -1,4 +1,6 @@
-"""The settings dialog (`settingsDialog`): server URL, API key, stale threshold, alerts.
+"""The settings dialog (`settingsDialog`): server URL, API key, alerts, and the stale threshold
+shown read-only: it is the server's (`stale_threshold_minutes` in its config), learnt when
+connected and remembered for offline use, so the dialog says the same online and offline.
 
 It edits values only: `settingsAccepted(DeskSettings, key)` carries the result (key None:
 unchanged) and the main window stores them (settings file, keyring). Opened with `open()`.
@@ -26,7 +28,12 @@ class SettingsDialog(QDialog):
     settingsAccepted = Signal(object, object)  # DeskSettings, str | None (new key)
 
     def __init__(
-        self, settings: DeskSettings, *, has_key: bool = False, parent: QWidget | None = None
+        self,
+        settings: DeskSettings,
+        *,
+        has_key: bool = False,
+        live: bool = False,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
@@ -45,10 +52,16 @@ class SettingsDialog(QDialog):
         self.stale = QDoubleSpinBox()
         self.stale.setObjectName("staleThreshold")
         self.stale.setAccessibleName("Stale threshold in minutes")
-        self.stale.setRange(0.1, 7 * 24 * 60)
-        self.stale.setDecimals(1)
+        self.stale.setRange(0.01, 7 * 24 * 60)
+        self.stale.setDecimals(2)
         self.stale.setSuffix(" min")
         self.stale.setValue(settings.stale_threshold_minutes)
+        self.stale.setReadOnly(True)
+        self.stale.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+        source = "the server's setting" if live else "the server's setting, as last seen"
+        self.stale_source = QLabel(f"{source} (stale_threshold_minutes in its config)")
+        self.stale_source.setObjectName("staleSource")
+        self.stale.setToolTip(f"Contracts count as stale by {self.stale_source.text()}")
         self.notifications = QCheckBox("Show &notifications")
         self.notifications.setObjectName("notifications")
         self.notifications.setChecked(settings.notifications)
@@ -56,6 +69,7 @@ class SettingsDialog(QDialog):
         form.addRow(_buddy("&Server URL:", self.server_url), self.server_url)
         form.addRow(_buddy("API &key:", self.api_key), self.api_key)
         form.addRow(_buddy("S&tale after:", self.stale), self.stale)
+        form.addRow("", self.stale_source)
         form.addRow("", self.notifications)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -72,7 +86,6 @@ class SettingsDialog(QDialog):
     def values(self) -> tuple[DeskSettings, str | None]:
         settings = self.original.with_changes(
             server_url=self.server_url.text().strip().rstrip("/"),
-            stale_threshold_minutes=float(self.stale.value()),
             notifications=self.notifications.isChecked(),
         )
         key = self.api_key.text().strip() or None

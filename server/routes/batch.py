@@ -82,8 +82,9 @@ async def _apply_item(
 
 async def _run(
     ctx: ServerContext, actor: Actor, items: Sequence[BatchItem], request: BatchRequest
-) -> tuple[list[str], dict[str, str]]:
-    done: list[str] = []
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Apply each item: the status each changed contract ended in, and the errors met."""
+    done: dict[str, str] = {}
     errors: dict[str, str] = {}
     for item in items:
         try:
@@ -92,7 +93,7 @@ async def _run(
             errors[item.contract_id] = error.message
             continue
         committed(ctx, applied)
-        done.append(item.contract_id)
+        done[item.contract_id] = "deleted" if applied.deleted else applied.contract.status.value
     return done, errors
 
 
@@ -105,4 +106,4 @@ async def batch(body: BatchBody, ctx: CtxDep, actor: AdminDep) -> dict[str, Any]
         return batch_result(plan, True)
     ctx.metrics.inc("batch_operations_total", operation=request.operation.value)
     done, errors = await _run(ctx, actor, plan.items, request)
-    return batch_result(plan, False, done, errors)
+    return batch_result(plan, False, list(done), errors, done)

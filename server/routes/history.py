@@ -1,4 +1,5 @@
-"""Reads across contracts: the event log, the dashboard and a contract's export."""
+"""Reads across contracts: the event log, the dashboard, a contract's export, and the timing
+rules (`GET /config`) the dashboard and the stale detector apply."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from core.config import config_to_wire
 from core.store import aggregates, queries
 from server.deps import ActorDep, CtxDep
 from server.responses import OrjsonResponse
@@ -37,6 +39,14 @@ async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
         ctx.store, actor.owner, now=ctx.clock.now(), config=ctx.config
     )
     return OrjsonResponse(board.to_wire())
+
+
+@router.get("/config", response_class=OrjsonResponse)
+async def config(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
+    """The timing rules this server applies (stale threshold, timeouts), for any key: clients
+    show staleness by the server's threshold instead of a copy of their own."""
+    del actor
+    return OrjsonResponse(config_to_wire(ctx.config))
 
 
 @router.get("/contracts/{contract_id}/events", response_class=OrjsonResponse)

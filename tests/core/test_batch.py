@@ -269,12 +269,17 @@ def test_a_dry_run_reports_the_plan() -> None:
         "affected_ids": ["c1", "c3"],
         "errors": [{"contract_id": "c2", "error": "no supervisor"}],
         "dry_run": True,
+        "statuses": {},
     }
 
 
 def test_a_real_run_reports_what_was_applied_and_what_failed() -> None:
     result = batch_result(
-        PLAN, dry_run=False, applied_ids=["c1"], errors={"c3": "version conflict"}
+        PLAN,
+        dry_run=False,
+        applied_ids=["c1"],
+        errors={"c3": "version conflict"},
+        statuses={"c1": "active"},
     )
 
     assert result == {
@@ -286,6 +291,7 @@ def test_a_real_run_reports_what_was_applied_and_what_failed() -> None:
             {"contract_id": "c3", "error": "version conflict"},
         ],
         "dry_run": False,
+        "statuses": {"c1": "active"},
     }
 
 

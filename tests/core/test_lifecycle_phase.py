@@ -105,15 +105,35 @@ def test_request_for_another_phase_replaces_the_confirmation() -> None:
     )
 
 
-def test_repeat_after_resume_waits_again_with_the_same_transition() -> None:
+def test_resume_with_a_pending_confirmation_waits_again_with_the_same_transition() -> None:
     desk = guarded_plan_done()
     phase(desk, "execute", tid="tr-1")
     status(desk, S.PAUSED)
-    status(desk, S.ACTIVE)
+    resumed = status(desk, S.ACTIVE)
+    # Resumed with the confirmation still pending: it waits on the reviewer again at once.
+    assert resumed.contract.status is S.WAITING_FOR_INPUT
+    assert resumed.contract.waiting_for is WaitingFor.PHASE_CONFIRMATION
+    assert resumed.response is not None and resumed.response["newStatus"] == "waiting_for_input"
+    assert [e.payload["new_status"] for e in resumed.events] == ["active", "waiting_for_input"]
     again = phase(desk, "execute", tid="tr-2")
     assert again.response is not None and again.response["transitionId"] == "tr-1"
-    assert types(again) == [E.STATUS_CHANGED]
+    assert types(again) == []
     assert again.contract.waiting_for is WaitingFor.PHASE_CONFIRMATION
+
+
+def test_resume_with_an_open_question_waits_on_the_reviewer_not_active() -> None:
+    desk = started()
+    status(desk, S.PAUSED)
+    pending_question(desk)  # asked while paused: the status stays `paused`
+    resumed = status(desk, S.ACTIVE)
+    assert resumed.contract.status is S.WAITING_FOR_INPUT
+    assert resumed.contract.waiting_for is WaitingFor.QUESTION
+
+
+def test_resume_with_nothing_pending_is_active() -> None:
+    desk = started()
+    status(desk, S.PAUSED)
+    assert status(desk, S.ACTIVE).contract.status is S.ACTIVE
 
 
 def test_confirmation_while_a_question_waits_names_the_confirmation() -> None:

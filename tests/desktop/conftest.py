@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.actors import Actor, Role
 from core.clock import ManualClock
+from core.config import ContractTimeoutConfig
 from core.events import EventType, LoggedEvent
 from core.model import Contract
 from core.phases import ContractType
@@ -37,6 +38,7 @@ from core.status import ContractStatus, WaitingFor
 from desktop.bridge import SyncBridge
 from desktop.operations import TaskRunner
 from desktop.ports import OFFLINE
+from sync.errors import ConnectionFailed
 from sync.observers import Observers
 from sync.outbox import Outbox, OutboxEntry
 from sync.replica import Replica
@@ -105,6 +107,7 @@ class LocalBackend:
         self.since: datetime | None = clock.now()
         self.sent = 0
         self.previews: list[Mapping[str, Any]] = []
+        self.config: ContractTimeoutConfig | None = None  # what server_config answers
         self.states: Observers[str] = Observers("state")
 
     @property
@@ -148,6 +151,11 @@ class LocalBackend:
             "errors": [],
             "dry_run": True,
         }
+
+    async def server_config(self) -> ContractTimeoutConfig:
+        if self.config is None:
+            raise ConnectionFailed("no server behind the local backend")
+        return self.config
 
     async def start(self) -> None:
         return None

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from core.config import ContractTimeoutConfig
 from core.status import ContractStatus, WaitingFor
 from desktop.app import build_parser, main, make_plan
 from desktop.bridge import SyncBridge
@@ -160,16 +161,19 @@ def test_a_conflict_opens_the_dialog_and_reconfirm_goes_through_the_outbox(
     assert window.conflict_dialog is None
 
 
-def test_settings_dialog_applies_thresholds(
+def test_the_servers_threshold_is_the_one_the_desk_shows_and_remembers(
     qtbot: QtBot, window: MainWindow, bridge: SyncBridge
 ) -> None:
     changed: list[object] = []
     window.settingsChanged.connect(lambda s, k: changed.append((s, k)))
+    bridge.use_server_config(ContractTimeoutConfig(stale_threshold_minutes=3.0))
+    assert bridge.config.stale_threshold_minutes == 3
+    assert changed and changed[-1][0].stale_threshold_minutes == 3  # remembered for offline
     dialog = window.open_settings()
-    dialog.stale.setValue(3)
+    assert dialog.stale.value() == 3 and dialog.stale.isReadOnly()
+    assert "as last seen" in dialog.stale_source.text()  # this window is offline
     qtbot.keyClick(dialog, Qt.Key.Key_Return)
     assert bridge.config.stale_threshold_minutes == 3
-    assert changed and changed[0][1] is None
 
 
 def test_closing_stops_timers(qtbot: QtBot, window: MainWindow) -> None:

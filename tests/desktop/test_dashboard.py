@@ -58,9 +58,10 @@ def test_dashboard_shows_counts_waiting_stale_and_events(
     assert page.waiting_model.index(0, 0).data() == "Needs you"
     assert page.waiting_model.index(0, 1).data() == "phase confirmation"
     stale_names = [page.stale_model.index(r, 0).data() for r in range(page.stale_model.rowCount())]
-    assert stale_names == ["Quiet one", "Needs you"]  # automation first (2 h), then the human
+    assert stale_names == ["Quiet one"]  # waiting on the reviewer is the other list, not stale
     assert page.stale_model.index(0, 3).data().startswith("automation")
-    assert page.stale_model.index(1, 3).data().startswith("human")
+    assert page.waiting_box.title() == "Waiting on you"
+    assert page.stale_box.title() == "Stale: active, no activity for over 30 min"
     assert page.events_model.rowCount() == 3
     assert page.events_model.index(0, 1).data() == "Quiet one"
     assert "supervisors alive: 0" in page.usage.text()

@@ -46,6 +46,9 @@ def test_demo_starts_the_embedded_server_and_shows_contracts(tmp_path: Path) -> 
     assert list(kept) == [f"embedded:{server / 'demo.db'}"]
     log = (server / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
+    # The server's stale threshold (the demo's 0.5 min) is remembered for offline use.
+    settings = json.loads((tmp_path / "config" / "desk-settings.json").read_text())
+    assert settings["stale_threshold_minutes"] == 0.5
     replicas = list((tmp_path / "data" / "replicas").glob("*.db"))
     assert [r.name for r in replicas] == ["embedded_demo.db"]
 

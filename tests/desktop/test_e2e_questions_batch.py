@@ -153,6 +153,8 @@ def test_the_batch_wizard_previews_and_applies_on_the_server(
 ) -> None:
     async def scenario(desk: Desk) -> None:
         running = [await desk.active(f"run{i}") for i in range(3)]
+        wordy = await desk.active("A contract whose name is far too long to fit its column " * 2)
+        running.append(wordy)
         idle = await desk.admin.create_contract("idle", "simple")  # `created`: not paused
         ids = {c.id for c in running}
         before = await desk.admin.list_contracts(status=["active", "waiting_for_input"])
@@ -181,6 +183,14 @@ def test_the_batch_wizard_previews_and_applies_on_the_server(
         assert results.answer is not None, results.summary.text()
         assert set(results.answer["affected_ids"]) == ids_now
         assert results.answer["errors"] == []
+        # Each row shows the status AFTER the run (issue 8 item 11), as soon as it is shown.
+        shown = {r.contract_id: r.status for r in results.model.rows}
+        assert {shown[c.id] for c in running} == {"paused"}
+        table = results.table
+        long_row = next(i for i, r in enumerate(results.model.rows) if r.contract_id == wordy.id)
+        cell = table.model().index(long_row, 0)
+        assert table.columnWidth(0) < table.fontMetrics().horizontalAdvance(wordy.name)
+        assert cell.data(Qt.ItemDataRole.ToolTipRole) == wordy.name  # cut off: the tooltip
         paused = await desk.admin.list_contracts(status="paused")
         assert {c.id for c in paused.contracts} == ids_now
         detail = await desk.admin.get_contract(idle.id)
@@ -256,6 +266,9 @@ def test_a_contract_going_stale_produces_one_alert(
     recorder = RecordingNotifier()
 
     async def scenario(desk: Desk) -> None:
+        # The desk first takes the server's threshold (30 min here); this test then shortens
+        # the alert policy's own, as a server with a one-second threshold would.
+        await until(lambda: desk.bridge.config.stale_detection_interval_seconds == 3600.0, 10)
         desk.bridge.set_policy(AlertPolicy(stale_threshold=timedelta(seconds=1)))
         hub = Notifications(window_ms=200)
         hub.attach(recorder)

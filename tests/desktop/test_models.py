@@ -18,7 +18,6 @@ from core.supervisor import SupervisorState
 from desktop.models.contracts import ACTIVITY, NAME, ContractsFilter, ContractsModel
 from desktop.models.dashboard import (
     AUTOMATION,
-    HUMAN,
     EventRow,
     RecentEventsModel,
     StaleModel,
@@ -212,18 +211,16 @@ def test_dashboard_models_and_who_blocks_a_stale_contract(qtmodeltester: ModelTe
             "t", SupervisorState.WORKING, "execute", "compiling", 50, NOW, (), True
         ),
     }
-    rows = stale_rows(stale, waiting, liveness, now=NOW, threshold=timedelta(minutes=30))
-    assert (rows[0].name, rows[0].phase, rows[0].blocker) == ("Asks", "specify", HUMAN)
-    assert [(r.name, r.blocker) for r in rows] == [
-        ("Asks", HUMAN),
-        ("Dead one", AUTOMATION),
-        ("Slow one", AUTOMATION),
+    rows = stale_rows(stale, liveness, now=NOW)
+    assert [(r.name, r.phase, r.blocker) for r in rows] == [
+        ("Dead one", "plan", AUTOMATION),
+        ("Slow one", "execute", AUTOMATION),
     ]
-    assert "dead" in rows[1].why and "compiling" in rows[2].why
+    assert "dead" in rows[0].why and "compiling" in rows[1].why
     stale_model = StaleModel()
     stale_model.set_rows(rows)
     qtmodeltester.check(stale_model, force_py=True)
-    assert stale_model.index(0, 2).data() == "2 h 0 min"
+    assert stale_model.index(0, 2).data() == "1 h 0 min"
     waiting_model = WaitingModel()
     waiting_model.set_rows([WaitingRow(w, NOW) for w in waiting])
     qtmodeltester.check(waiting_model, force_py=True)

@@ -56,13 +56,14 @@ def test_dialog_edits_values_and_reports_them(qtbot: QtBot) -> None:
     assert "stored" in dialog.api_key.placeholderText()
     qtbot.keyClicks(dialog.server_url, "https://desk.example/")
     qtbot.keyClicks(dialog.api_key, "new-key")
-    dialog.stale.setValue(2.5)
+    assert dialog.stale.isReadOnly()  # the server's threshold: shown, not edited here
+    qtbot.keyClicks(dialog.stale, "9")
     dialog.notifications.setChecked(False)
     with qtbot.waitSignal(dialog.settingsAccepted) as signal:
         qtbot.keyClick(dialog, Qt.Key.Key_Return)
     settings, key = signal.args
     assert settings.server_url == "https://desk.example"
-    assert settings.stale_threshold_minutes == 2.5
+    assert settings.stale_threshold_minutes == DeskSettings().stale_threshold_minutes
     assert settings.notifications is False
     assert key == "new-key"
 

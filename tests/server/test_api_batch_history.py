@@ -56,7 +56,8 @@ def test_pause_and_resume_all(server: Server, bob_admin: httpx.Client) -> None:
     dry = _batch(bob_admin, operation="pause_all", dry_run=True)
     assert dry.status_code == 200
     body = dry.json()
-    assert set(body) == {"operation", "affected_count", "affected_ids", "errors", "dry_run"}
+    keys = {"operation", "affected_count", "affected_ids", "errors", "dry_run", "statuses"}
+    assert set(body) == keys and body["statuses"] == {}
     assert body["dry_run"] is True and set(ids) <= set(body["affected_ids"])
     assert body["affected_count"] == len(body["affected_ids"])
     assert all(_status(bob_admin, cid) == "active" for cid in ids)
@@ -66,9 +67,11 @@ def test_pause_and_resume_all(server: Server, bob_admin: httpx.Client) -> None:
     events = bob_admin.get(f"/contracts/{ids[0]}/events").json()["events"]
     assert events[-1]["reason"] == "maintenance"
     assert events[-1]["actor"] == {"owner": "bob", "role": "admin"}
+    assert all(run["statuses"][cid] == "paused" for cid in ids)  # the status after the run
     resumed = _batch(bob_admin, operation="resume_all").json()
     assert set(ids) <= set(resumed["affected_ids"])
     assert all(_status(bob_admin, cid) == "active" for cid in ids)
+    assert all(resumed["statuses"][cid] == "active" for cid in ids)
     metrics = server.anonymous().get("/metrics").text
     assert 'batch_operations_total{operation="pause_all"}' in metrics
 
@@ -84,6 +87,7 @@ def test_archive_old_then_cleanup(server: Server, bob_admin: httpx.Client) -> No
     assert set(ids) <= set(dry["affected_ids"])
     cleaned = _batch(bob_admin, operation="cleanup_archived", older_than_hours=0).json()
     assert set(ids) <= set(cleaned["affected_ids"]) and cleaned["errors"] == []
+    assert all(cleaned["statuses"][cid] == "deleted" for cid in ids)
     for cid in ids:
         assert_error(bob_admin.get(f"/contracts/{cid}"), 404, "CONTRACT_NOT_FOUND")
 

@@ -327,8 +327,10 @@ def test_every_transition_of_the_table(reviewer: httpx.Client, supervisor: httpx
     assert reviewer.get(f"/contracts/{cid}").json()["status"] == "waiting_for_input"
     assert_error(_move(reviewer, cid, "active"), 400, "VALIDATION_FAILED")  # still pending
     assert _move(reviewer, cid, "paused").json()["newStatus"] == "paused"  # waiting → paused
-    assert _move(reviewer, cid, "active").json()["newStatus"] == "active"  # paused → active
+    # paused → active, and on to waiting_for_input: the question is still open
+    assert _move(reviewer, cid, "active").json()["newStatus"] == "waiting_for_input"
     reviewer.post(f"/questions/{asked.json()['id']}/answer", json={"answer": "yes"})
+    assert reviewer.get(f"/contracts/{cid}").json()["status"] == "active"  # nothing pending
     assert _move(reviewer, cid, "paused").json()["previousStatus"] == "active"  # active → paused
     _move(reviewer, cid, "active")
     assert_error(_move(reviewer, cid, "blocked"), 400, "VALIDATION_FAILED")  # needs a blocker

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,13 @@ stale_threshold_minutes = 30.0
 heartbeat_timeout_seconds = 120.0
 stale_detection_interval_seconds = 3600.0
 """
+SECONDS_CONFIG = """\
+[contracts]
+stale_threshold_minutes = 0.05
+stale_detection_interval_seconds = 0.5
+completion_grace_period_minutes = 0.02
+heartbeat_timeout_seconds = 2.0
+"""  # the timing rules shrunk to seconds: stale after 3 s, completing for 1.2 s
 STARTUP_TIMEOUT = 30.0
 SERVER_CLI = (sys.executable, "-m", "server.cli")
 
@@ -150,11 +158,12 @@ class ServerProcess:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
 
 
-def start_server(tmp: Path) -> ServerProcess:
-    """A migrated database with keys, and a running server on it."""
+def start_server(tmp: Path, config_toml: str = CONFIG_TOML) -> ServerProcess:
+    """A migrated database with keys, and a running server on it (`config_toml`: its
+    `[contracts]` settings, e.g. a stale threshold of seconds)."""
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "server.toml"
-    config.write_text(CONFIG_TOML)
+    config.write_text(config_toml)
     server = ServerProcess(tmp, f"sqlite:///{tmp / 'server.db'}", free_port(), config)
     server.admin_key = create_key(server.db_url, "alice", "admin")
     server.reviewer_key = create_key(server.db_url, "alice", "reviewer")
@@ -162,6 +171,35 @@ def start_server(tmp: Path) -> ServerProcess:
     server.other_key = create_key(server.db_url, "bob", "reviewer")
     server.start()
     return server
+
+
+@contextmanager
+def serving(tmp: Path, config_toml: str) -> Iterator[ServerProcess]:
+    """A server of its own with these `[contracts]` settings (e.g. second-scale timings),
+    stopped afterwards; its log must hold no traceback."""
+    server = start_server(tmp, config_toml)
+    try:
+        yield server
+    finally:
+        _finish(server)
+
+
+@contextmanager
+def simulating(
+    server: ServerProcess, log: Path, *, supervisors: int, tick: float, seed: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`contract-server simulate` as a process against `server` (nobody answers anything)."""
+    command = [*SERVER_CLI, "simulate", "--api-url", server.base_url]
+    command += ["--api-key", server.admin_key, "--supervisor-key", server.supervisor_key]
+    command += ["--supervisors", str(supervisors), "--tick", str(tick), "--seed", str(seed)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_clean_env())
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        assert "Traceback" not in log.read_text(errors="replace")
 
 
 def _finish(server: ServerProcess) -> None:
@@ -178,6 +216,13 @@ def sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         yield server
     finally:
         _finish(server)
+
+
+@pytest.fixture
+def fast_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of this test's own whose timing rules run in seconds (SECONDS_CONFIG)."""
+    with serving(tmp_path / "server", SECONDS_CONFIG) as server:
+        yield server
 
 
 @pytest.fixture
