@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.clock import Clock
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, ServerSettings
 from core.events import LoggedEvent
 from core.store.engine import Store
 from core.store.repository import ContractRepository
@@ -32,6 +32,12 @@ class ServerContext:
     clock: Clock
     config: ContractTimeoutConfig
     announcer: HeadAnnouncer | None = None  # set on PostgreSQL by the event bridge
+    settings: ServerSettings = field(default_factory=ServerSettings)
+
+    async def sweep_revocations(self) -> int:
+        """Forget keys revoked since the last sweep and close their monitor sockets."""
+        revoked = await self.keys.newly_revoked()
+        return self.hub.drop_keys(revoked) if revoked else 0
 
     def publish(self, events: Sequence[LoggedEvent]) -> None:
         """Hand committed events to local subscribers and announce them to other processes."""

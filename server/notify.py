@@ -21,16 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
 
+from server.auth import EVENTS_CHANNEL, REVOKED_NOTE
 from server.context import ServerContext
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "contract_events"
+CHANNEL = EVENTS_CHANNEL
 _HEAD = "SELECT coalesce(max(seq), 0) FROM events"
 
 
@@ -102,6 +103,7 @@ class PgEventBridge:
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[Any]] = set()
         self.connections = 0  # how many times a connection was (re)established
         self.notifications_heard = 0  # from other processes
         self.last_heard = 0  # the highest seq another process announced
@@ -184,6 +186,9 @@ class PgEventBridge:
                 conn.terminate()
 
     def _on_notify(self, _conn: Any, pid: int, _channel: str, payload: str) -> None:
+        if payload == REVOKED_NOTE:  # `keys revoke` (any process): drop the key now
+            self._spawn(self._ctx.sweep_revocations())
+            return
         if pid == self._pid:
             return  # our own announcement: the local hub has it already
         try:
@@ -199,6 +204,12 @@ class PgEventBridge:
         async with self._io:
             head = await self._conn.fetchval(_HEAD)
         self._ctx.hub.note_head(int(head))
+        await self._ctx.sweep_revocations()  # in case a revocation's note was missed
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     async def _notify(self, seq: int) -> None:
         await self._connected.wait()  # while reconnecting, the announcer keeps the max
