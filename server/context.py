@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.clock import Clock
 from core.config import ContractTimeoutConfig, ServerSettings
@@ -22,6 +22,12 @@ class HeadAnnouncer(Protocol):
     def announce(self, seq: int) -> None: ...
 
 
+class TransientRelay(Protocol):
+    """Hands transient (heartbeat) events to other server processes (PostgreSQL, coalesced)."""
+
+    def relay(self, owner: str, wire: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class ServerContext:
     store: Store
@@ -33,6 +39,7 @@ class ServerContext:
     config: ContractTimeoutConfig
     announcer: HeadAnnouncer | None = None  # set on PostgreSQL by the event bridge
     settings: ServerSettings = field(default_factory=ServerSettings)
+    relay: TransientRelay | None = None  # set on PostgreSQL by the event bridge
 
     async def sweep_revocations(self) -> int:
         """Forget keys revoked since the last sweep and close their monitor sockets."""

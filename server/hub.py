@@ -117,9 +117,18 @@ class EventHub:
 
     def publish_transient(self, event: LoggedEvent) -> None:
         """Heartbeats: no seq, never stored; only subscribers that asked for them."""
-        frame = orjson.dumps(event.to_wire())
+        owner = event.owner or ""
+        self.publish_transient_frame(owner, event.type, event.contract_id, event.to_wire())
+
+    def publish_transient_frame(
+        self, owner: str, kind: EventType, contract_id: str, wire: dict[str, object]
+    ) -> None:
+        """A transient event as its wire form (as another process relays it)."""
+        frame: bytes | None = None
+        status = self._status.get(contract_id)
         for sub in list(self._subscribers):
-            if self._wants(sub, event):
+            if sub.owner == owner and sub.filter.wants(kind, contract_id, status):
+                frame = frame or orjson.dumps(wire)
                 sub.offer(None, frame)
 
     def _drain_parked(self) -> None:
