@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import redaction
 from desktop.settings import DeskPaths, DeskSettings, KeyStore, SettingsStore
 
 if TYPE_CHECKING:
@@ -66,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the embedded server with N simulated supervisors (default 4)",
     )
     parser.add_argument("--server", metavar="URL", help="connect to this contract server")
-    parser.add_argument("--api-key", metavar="KEY", help="API key (kept in the OS keyring)")
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="API key, kept in the OS keyring for later runs (or set $CONTRACTS_API_KEY, or "
+        "enter it in Settings: a key on the command line shows in `ps`)",
+    )
     parser.add_argument("--offline", action="store_true", help="open the replica, do not connect")
     parser.add_argument(
         "--data-dir", type=Path, help="settings and data folder (default: per user)"
@@ -246,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    redaction.install()  # no API key in any log line
     paths = (
         DeskPaths.default()
         if args.data_dir is None

@@ -160,15 +160,26 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _simulate(args: argparse.Namespace) -> int:
     from server.simulator import simulate
 
+    key = (
+        sys.stdin.readline().strip()
+        if args.api_key_stdin
+        else os.environ.get(ENV_SIM_KEY) or args.api_key
+    )
+    if not key:
+        raise CliError(f"simulate needs a key: ${ENV_SIM_KEY}, --api-key-stdin or --api-key", 2)
     await simulate(
         args.api_url,
-        args.api_key,
+        key,
         args.supervisors,
         seed=args.seed,
         tick=args.tick,
-        supervisor_key=args.supervisor_key,
+        supervisor_key=os.environ.get(ENV_SIM_SUPERVISOR_KEY) or args.supervisor_key,
     )
     return 0
+
+
+ENV_SIM_KEY = "CONTRACTS_API_KEY"
+ENV_SIM_SUPERVISOR_KEY = "CONTRACTS_SUPERVISOR_KEY"
 
 
 # parsing -------------------------------------------------------------------------------
@@ -245,8 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="run simulated supervisors against a server")
     simulate.add_argument("--api-url", required=True)
-    simulate.add_argument("--api-key", required=True)
-    simulate.add_argument("--supervisor-key", default=None)
+    simulate.add_argument(
+        "--api-key",
+        default=None,
+        help=f"reviewer/admin key; prefer ${ENV_SIM_KEY} or --api-key-stdin "
+        "(a key on the command line shows in `ps`)",
+    )
+    simulate.add_argument(
+        "--api-key-stdin", action="store_true", help="read the key from standard input"
+    )
+    simulate.add_argument(
+        "--supervisor-key", default=None, help=f"supervisor key (or ${ENV_SIM_SUPERVISOR_KEY})"
+    )
     simulate.add_argument("--supervisors", type=_positive, required=True)
     simulate.add_argument("--seed", type=int, default=None)
     simulate.add_argument("--tick", type=_non_negative_float, default=2.0)

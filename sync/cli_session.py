@@ -63,10 +63,20 @@ class CliSession:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = resolve(self.args.api_url, self.args.api_key)
+                self._settings = resolve(self.args.api_url, self.given_key())
             except ConfigError as error:
                 raise UsageError(str(error)) from None
         return self._settings
+
+    def given_key(self) -> str | None:
+        """--api-key-stdin's line, else --api-key (resolve() looks further)."""
+        if getattr(self.args, "api_key_stdin", False):
+            line = self.stdin.readline().strip()
+            if not line:
+                raise UsageError("--api-key-stdin: standard input held no key")
+            return line
+        given: str | None = self.args.api_key
+        return given
 
     def client(self) -> ContractClient:
         settings = self.settings
