@@ -91,6 +91,7 @@ class ServerSettings:
     ws_max_per_key: int = 32  # monitor WebSockets one API key may hold open
     ws_max_total: int = 1000  # monitor WebSockets one server process holds open
     revocation_poll_seconds: float = 0.25  # how often a server looks for revoked keys
+    key_cache_entries: int = 10_000  # API key lookups cached (PostgreSQL), unknown keys too
 
 
 def _kinds(cls: type) -> Mapping[str, type]:

@@ -67,7 +67,7 @@ async def build_context(
         store=store,
         repo=ContractRepository(store, clock, config),
         hub=EventHub(fetch_after, buffer_size=config.monitor_ws_buffer_size),
-        keys=KeyRing(store.engine),
+        keys=KeyRing(store.engine, max_cached=(settings or ServerSettings()).key_cache_entries),
         metrics=Metrics(),
         clock=clock,
         config=config,

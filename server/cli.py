@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", type=_positive, default=None, metavar="N")
     serve.add_argument("--workers", type=_positive, default=1, metavar="N")
     serve.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
     )
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")

@@ -14,9 +14,12 @@ from typing import Any
 _FILTERS = {"redact": {"()": "core.redaction.RedactingFilter"}}
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """A `logging.config.dictConfig` document for a server at `level` (debug..critical)."""
-    level = level.upper()
+TRACE = 5  # uvicorn's level below debug (ASGI messages, headers included)
+
+
+def log_config(level_name: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` document for a server at `level` (trace..critical)."""
+    level: str | int = TRACE if level_name.lower() == "trace" else level_name.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,

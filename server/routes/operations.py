@@ -57,4 +57,9 @@ async def metrics(request: Request, ctx: CtxDep) -> PlainTextResponse:
     if ctx.settings.metrics_require_key:
         await ctx.keys.authenticate(presented_key(request))  # 401 UNAUTHORIZED without one
     counts, stale = await _gauges(ctx)
-    return PlainTextResponse(ctx.metrics.render(counts, stale), media_type=PROMETHEUS_TYPE)
+    gauges = {
+        "api_key_cache_entries": ("API key lookups cached (bounded)", ctx.keys.cached),
+        "monitor_subscribers": ("Open monitor WebSocket subscriptions", ctx.hub.subscriber_count),
+    }
+    text_out = ctx.metrics.render(counts, stale, gauges)
+    return PlainTextResponse(text_out, media_type=PROMETHEUS_TYPE)
