@@ -88,18 +88,21 @@ async def _demo_keys(url: str) -> tuple[str, str]:
     return await with_store(url, work)
 
 
-def _uvicorn_config(app: Any, args: argparse.Namespace) -> Any:
+def _uvicorn_config(app: Any, args: argparse.Namespace, settings: ServerSettings) -> Any:
     import uvicorn
 
     # A long poll may wait 60 s: shutdown does not wait for it beyond the grace period.
     return uvicorn.Config(
-        app, **_uvicorn_options(args), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
+        app, **_uvicorn_options(args, settings), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
     )
 
 
-def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
-    """What `serve` and `--workers` give uvicorn alike: address, redacting logs, guard."""
+def _uvicorn_options(args: argparse.Namespace, settings: ServerSettings) -> dict[str, Any]:
+    """What `serve` and `--workers` give uvicorn alike: address, redacting logs, guard, and
+    a listen backlog as deep as the connection cap, so a burst of connects is queued, not
+    dropped (the kernel still caps it at net.core.somaxconn)."""
     return {
+        "backlog": max(2048, settings.max_connections + settings.health_reserve),
         "host": args.host,
         "port": args.port,
         "log_config": log_config(args.log_level),
@@ -120,7 +123,7 @@ async def _serve_one(
     url = args.db
     demo_keys = await _demo_keys(url) if args.demo else None
     app = create_app(context_factory=lambda: build_context(url, config, settings=settings))
-    server = uvicorn.Server(_uvicorn_config(app, args))
+    server = uvicorn.Server(_uvicorn_config(app, args, settings))
     serving = asyncio.ensure_future(server.serve())
     watcher = asyncio.ensure_future(_signal_closing(server, app))
     demo: asyncio.Task[None] | None = None
@@ -174,7 +177,7 @@ async def _run_demo(
     await running
 
 
-def _serve_workers(args: argparse.Namespace) -> int:
+def _serve_workers(args: argparse.Namespace, settings: ServerSettings) -> int:
     import uvicorn
 
     if async_url(args.db)[1] != "postgresql":
@@ -184,7 +187,10 @@ def _serve_workers(args: argparse.Namespace) -> int:
     if args.config:
         os.environ[ENV_CONFIG] = args.config
     uvicorn.run(
-        "server.app:app_from_env", factory=True, workers=args.workers, **_uvicorn_options(args)
+        "server.app:app_from_env",
+        factory=True,
+        workers=args.workers,
+        **_uvicorn_options(args, settings),
     )
     return 0
 
@@ -204,7 +210,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         if args.demo:
             raise CliError("--demo runs in one process: drop --workers", 2)
-        return _serve_workers(args)
+        return _serve_workers(args, settings)
     connection_guard.configure(settings)
     with contextlib.suppress(KeyboardInterrupt):
         return _event_loop_runner()(_serve_one(args, config, settings))
