@@ -181,6 +181,11 @@ class KeyRing:
             return None
         return Actor(row.owner, Role(row.role))
 
+    def forget_cached(self) -> None:
+        """Drop every cached lookup (a revocation was announced: the next request of any
+        key reads the database, without waiting for `newly_revoked` to learn which)."""
+        self._cache.clear()
+
     async def newly_revoked(self) -> frozenset[str]:
         """Hashes of keys revoked since the last call (all revoked ones on the first call);
         they leave the cache. Cheap when nothing changed: one count."""

@@ -258,6 +258,7 @@ class PgEventBridge:
 
     def _on_notify(self, _conn: Any, pid: int, _channel: str, payload: str) -> None:
         if payload == REVOKED_NOTE:  # `keys revoke` (any process): drop the key now
+            self._ctx.keys.forget_cached()
             self._spawn(self._ctx.sweep_revocations())
             return
         if pid == self._pid:
