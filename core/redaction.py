@@ -19,7 +19,9 @@ MASK = "[REDACTED]"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(api_key=)[^&\s'\"]*"), r"\1" + MASK),
     (
-        re.compile(r"(?i)((?:authorization|x-makima-api-key)['\"]?\s*[:=,]\s*(?:b?['\"])?)[^'\"\r\n]*"),
+        re.compile(
+            r"(?i)((?:authorization|x-makima-api-key)['\"]?\s*[:=,]\s*(?:b?['\"])?)[^'\"\r\n]*"
+        ),
         r"\1" + MASK,
     ),
     (re.compile(r"cdk_[A-Za-z0-9_\-]{4,}"), "cdk_" + MASK),

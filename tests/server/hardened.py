@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,19 @@ def toml_table(name: str, values: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def running_server(  # noqa: PLR0913 - a test fixture's knobs
+def running_server(
     backend: str,
     tmp: Path,
     *,
     settings: dict[str, Any] | None = None,
     log_level: str = "warning",
     workers: int = 1,
-    preexec: Callable[[], None] | None = None,
+    soft_file_limit: int | None = None,
 ) -> Iterator[Server]:
-    """Serve, yield, then stop (SIGTERM) and drop the PostgreSQL database."""
+    """Serve, yield, then stop (SIGTERM) and drop the PostgreSQL database.
+
+    `soft_file_limit`: start the server with this soft RLIMIT_NOFILE (set by a small
+    launcher that then execs the server, so the pid stays the server's)."""
     if backend == "postgresql" and not os.environ.get(PG_ENV):
         pytest.skip(f"{PG_ENV} not set")
     db_url, pg_name = _database_url(backend, tmp)
@@ -66,14 +69,13 @@ def running_server(  # noqa: PLR0913 - a test fixture's knobs
     port = free_port()
     log = tmp / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTS_")}
-    command = [sys.executable, "-m", "server.cli", "serve", "--db", db_url, "--host", "127.0.0.1"]
+    command = [sys.executable, *_limited(soft_file_limit), "-m", "server.cli", "serve"]
+    command += ["--db", db_url, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--config", str(config), "--log-level", log_level]
     if workers > 1:
         command += ["--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec
-        )
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(backend, db_url, f"http://127.0.0.1:{port}", keys, process)
     try:
         _wait_healthy(server.base_url, process, log)
@@ -83,6 +85,17 @@ def running_server(  # noqa: PLR0913 - a test fixture's knobs
         stop(process)
         if pg_name is not None:
             pg_execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+_LAUNCHER = (
+    "import os, resource, sys; hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), hard)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+def _limited(soft_file_limit: int | None) -> list[str]:
+    return [] if soft_file_limit is None else ["-c", _LAUNCHER, str(soft_file_limit)]
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -6,7 +6,6 @@ monitor subscriber caps, unauthenticated sockets, the bounded key cache, and
 from __future__ import annotations
 
 import asyncio
-import resource
 import socket
 import time
 import uuid
@@ -35,17 +34,12 @@ LIMITS = {
 LOW_SOFT_LIMIT = 200
 
 
-def _lower_file_limit() -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (LOW_SOFT_LIMIT, hard))
-
-
 @pytest.fixture(scope="module", params=backends())
 def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"limited-{request.param}")
-    with running_server(request.param, tmp, settings=LIMITS, preexec=_lower_file_limit) as srv:
+    with running_server(request.param, tmp, settings=LIMITS, soft_file_limit=LOW_SOFT_LIMIT) as srv:
         yield srv
 
 
