@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,49 +196,51 @@ def revocation(db_url: str, tmp: Path, rounds: int) -> None:
 # 3. /health under idle and slow connections ------------------------------------------------
 
 
-async def hold_idle(host: str, port: int, count: int, stop: asyncio.Event, held: list[int]) -> None:
+Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event], Awaitable[None]]
+
+
+async def hold(
+    address: tuple[str, int], count: int, stop: asyncio.Event, held: list[int], behave: Behaviour
+) -> None:
+    """Keep `count` connections open until `stop`, each doing `behave`; one the server
+    closes is opened again. `held[0]` counts those open now."""
+
     async def one() -> None:
         while not stop.is_set():
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(*address)
             except OSError:
                 await asyncio.sleep(0.1)
                 continue
             held[0] += 1
-            with contextlib.suppress(Exception):
-                reader_task = asyncio.ensure_future(reader.read())
-                await asyncio.wait(
-                    [reader_task, asyncio.ensure_future(stop.wait())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                reader_task.cancel()
+            with contextlib.suppress(ConnectionError, OSError):
+                await behave(reader, writer, stop)
             held[0] -= 1
             writer.close()
 
     await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def hold_slow(host: str, port: int, count: int, stop: asyncio.Event, held: list[int]) -> None:
-    async def one() -> None:
-        while not stop.is_set():
-            try:
-                _, writer = await asyncio.open_connection(host, port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            held[0] += 1
-            try:
-                writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-                while not stop.is_set() and not writer.is_closing():
-                    writer.write(b"X")  # one byte a second: a head that never ends
-                    await writer.drain()
-                    await asyncio.sleep(1.0)
-            except (ConnectionError, OSError):
-                pass
-            held[0] -= 1
-            writer.close()
+async def silent(
+    reader: asyncio.StreamReader, _: asyncio.StreamWriter, stop: asyncio.Event
+) -> None:
+    """Send nothing; wait for the server to close (or the end)."""
+    closed = asyncio.ensure_future(reader.read())
+    ended = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([closed, ended], return_when=asyncio.FIRST_COMPLETED)
+    closed.cancel()
+    ended.cancel()
 
-    await asyncio.gather(*(one() for _ in range(count)))
+
+async def dribble(
+    _: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+) -> None:
+    """A request head that never ends: one byte a second."""
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    while not stop.is_set() and not writer.is_closing():
+        writer.write(b"X")
+        await writer.drain()
+        await asyncio.sleep(1.0)
 
 
 HEALTH_REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
@@ -273,8 +275,8 @@ async def loaded_health(served: Served, idle: int, slow: int, samples: int) -> N
     stop = asyncio.Event()
     idle_held, slow_held = [0], [0]
     holders = [
-        asyncio.ensure_future(hold_idle(host, port, idle, stop, idle_held)),
-        asyncio.ensure_future(hold_slow(host, port, slow, stop, slow_held)),
+        asyncio.ensure_future(hold((host, port), idle, stop, idle_held, silent)),
+        asyncio.ensure_future(hold((host, port), slow, stop, slow_held, dribble)),
     ]
     for _ in range(100):
         if idle_held[0] >= idle * 0.95 and slow_held[0] >= slow * 0.95:

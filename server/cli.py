@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from core.actors import Role
 from core.clock import SystemClock, iso
 from core.errors import DomainError
+from core.key_options import ENV_KEY, add_key_options, key_from_stdin
 from core.store.engine import Store, async_url, open_store
 from core.store.migrate import upgrade
 from server.app import ENV_CONFIG, ENV_DB_URL
@@ -160,13 +161,10 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _simulate(args: argparse.Namespace) -> int:
     from server.simulator import simulate
 
-    key = (
-        sys.stdin.readline().strip()
-        if args.api_key_stdin
-        else os.environ.get(ENV_SIM_KEY) or args.api_key
-    )
+    key = key_from_stdin(sys.stdin) if args.api_key_stdin else None
+    key = key or os.environ.get(ENV_KEY) or args.api_key
     if not key:
-        raise CliError(f"simulate needs a key: ${ENV_SIM_KEY}, --api-key-stdin or --api-key", 2)
+        raise CliError(f"simulate needs a key: --api-key-stdin, ${ENV_KEY} or --api-key", 2)
     await simulate(
         args.api_url,
         key,
@@ -178,7 +176,6 @@ async def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-ENV_SIM_KEY = "CONTRACTS_API_KEY"
 ENV_SIM_SUPERVISOR_KEY = "CONTRACTS_SUPERVISOR_KEY"
 
 
@@ -258,15 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="run simulated supervisors against a server")
     simulate.add_argument("--api-url", required=True)
-    simulate.add_argument(
-        "--api-key",
-        default=None,
-        help=f"reviewer/admin key; prefer ${ENV_SIM_KEY} or --api-key-stdin "
-        "(a key on the command line shows in `ps`)",
-    )
-    simulate.add_argument(
-        "--api-key-stdin", action="store_true", help="read the key from standard input"
-    )
+    add_key_options(simulate, elsewhere=f"${ENV_KEY} (a reviewer or admin key)")
     simulate.add_argument(
         "--supervisor-key", default=None, help=f"supervisor key (or ${ENV_SIM_SUPERVISOR_KEY})"
     )

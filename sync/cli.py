@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 import httpx
 
 from core.errors import DomainError
+from core.key_options import add_key_options
 from sync import cli_cleanup, cli_contracts, cli_monitor
 from sync.cli_session import CliSession, ConfirmationRefused, ExitCode, UsageError
 from sync.client_supervisor import BATCH_OPERATIONS
@@ -89,17 +90,10 @@ def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
     group = parser.add_argument_group("connection")
     group.add_argument("--api-url", default=default(None), help="server URL ($CONTRACTS_API_URL)")
-    group.add_argument(
-        "--api-key",
-        default=default(None),
-        help="API key; prefer --api-key-stdin, $CONTRACTS_API_KEY or `contracts login` "
-        "(OS keyring): a key on the command line shows in `ps`",
-    )
-    group.add_argument(
-        "--api-key-stdin",
-        action="store_true",
-        default=default(False),
-        help="read the API key from one line of standard input",
+    add_key_options(
+        group,
+        elsewhere="$CONTRACTS_API_KEY or `contracts login` (OS keyring)",
+        default=None if top else argparse.SUPPRESS,
     )
     group.add_argument(
         "--timeout", type=_positive_float, default=default(10.0), help="seconds per request"

@@ -17,6 +17,7 @@ from typing import TextIO
 import httpx
 
 from core.clock import SystemClock
+from core.key_options import key_from_stdin
 from sync.client import ContractClient
 from sync.config import ConfigError, Settings, resolve
 from sync.errors import ApiError
@@ -71,8 +72,8 @@ class CliSession:
     def given_key(self) -> str | None:
         """--api-key-stdin's line, else --api-key (resolve() looks further)."""
         if getattr(self.args, "api_key_stdin", False):
-            line = self.stdin.readline().strip()
-            if not line:
+            line = key_from_stdin(self.stdin)
+            if line is None:
                 raise UsageError("--api-key-stdin: standard input held no key")
             return line
         given: str | None = self.args.api_key

@@ -28,12 +28,12 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from core import redaction
+from core.key_options import ENV_KEY, add_key_options, key_from_stdin
 from sync.config import ConfigError, normalize_url, stored_key
 from sync.service import ConnectionState, SyncService
 
 APP_NAME = "contract-desk"
 ENV_URL = "CONTRACTS_API_URL"
-ENV_KEY = "CONTRACTS_API_KEY"
 log = logging.getLogger("contract-sync")
 
 
@@ -48,15 +48,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="sync until SIGTERM or SIGINT")
     run.add_argument("--api-url", default=os.environ.get(ENV_URL), help=f"(or {ENV_URL})")
-    run.add_argument(
-        "--api-key",
-        default=None,
-        help=f"API key; prefer --api-key-stdin, ${ENV_KEY} or `contracts login` (keyring): "
-        "a key on the command line shows in `ps`",
-    )
-    run.add_argument(
-        "--api-key-stdin", action="store_true", help="read the API key from standard input"
-    )
+    add_key_options(run, elsewhere=f"${ENV_KEY} or `contracts login` (OS keyring)")
     run.add_argument("--replica", type=Path, default=None, help="replica file")
     run.add_argument("--offline", action="store_true", help="open the replica, do not connect")
     run.add_argument("--no-heartbeats", action="store_true", help="do not follow heartbeats")
@@ -67,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
 def _key(args: argparse.Namespace) -> str | None:
     """The key by the order of the module docstring (None: none found)."""
     if args.api_key_stdin:
-        return sys.stdin.readline().strip() or None
+        return key_from_stdin(sys.stdin)
     found = os.environ.get(ENV_KEY) or None
     if found is None and args.api_url:
         with contextlib.suppress(ConfigError):
