@@ -75,6 +75,8 @@ async def _demo_keys(url: str) -> tuple[str, str]:
                 return saved
             except DomainError:
                 pass  # revoked: make new ones
+            finally:
+                ring.close()
         owner = getpass.getuser() or "local"
         now = SystemClock().now()
         async with store.write() as uow:
