@@ -42,6 +42,9 @@ from server.logs import log_config
 
 DEMO_KEYS_FILE = "demo-keys.json"
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# A `--workers` child must answer uvicorn's health ping within this; its default (5 s) kills
+# children still importing on a busy machine, again and again, so none ever serves.
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def _config(path: str | None) -> tuple[ContractTimeoutConfig, ServerSettings]:
@@ -192,6 +195,7 @@ def _serve_workers(args: argparse.Namespace, settings: ServerSettings) -> int:
         "server.app:app_from_env",
         factory=True,
         workers=args.workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         **_uvicorn_options(args, settings),
     )
     return 0
