@@ -13,10 +13,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.server.conftest import (
@@ -24,7 +26,6 @@ from tests.server.conftest import (
     Server,
     _create_keys,
     _database_url,
-    _wait_healthy,
     cli,
     free_port,
     pg_execute,
@@ -78,7 +79,7 @@ def running_server(
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(backend, db_url, f"http://127.0.0.1:{port}", keys, process)
     try:
-        _wait_healthy(server.base_url, process, log)
+        _wait_healthy(server.base_url, process, log, within=30.0 * workers)
         yield server
     finally:
         server.close()
@@ -96,6 +97,19 @@ _LAUNCHER = (
 
 def _limited(soft_file_limit: int | None) -> list[str]:
     return [] if soft_file_limit is None else ["-c", _LAUNCHER, str(soft_file_limit)]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, *, within: float) -> None:
+    """Until /health answers; worker processes each import everything, so allow more."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
