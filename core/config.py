@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import ValidationFailed
 
 ENV_PREFIX = "CONTRACTS_"
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,44 @@ class ContractTimeoutConfig:
 
 # The kind of each key (the type of its default, so defaults must be written 30.0, not 30)
 # decides how a value is checked: a bool, a positive whole count or a positive duration.
-_KINDS: Mapping[str, type] = {f.name: type(f.default) for f in fields(ContractTimeoutConfig)}
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The `[server]` settings: what an unauthenticated client may see and the limits that
+    keep one client from locking others out (SECURITY.md explains each)."""
+
+    metrics_require_key: bool = False  # /metrics answers 401 without a key when true
+    max_connections: int = 4096  # open HTTP connections; beyond: 503 (but see health_reserve)
+    health_reserve: int = 64  # connections beyond max_connections that may still ask /health
+    header_timeout_seconds: float = 5.0  # a connection must send its request head within this
+    body_timeout_seconds: float = 10.0  # longest pause between two parts of a request body
+    ws_max_per_key: int = 32  # monitor WebSockets one API key may hold open
+    ws_max_total: int = 1000  # monitor WebSockets one server process holds open
+    revocation_poll_seconds: float = 0.25  # how often a server looks for revoked keys
+    key_cache_entries: int = 10_000  # API key lookups cached (PostgreSQL), unknown keys too
+
+
+def _kinds(cls: type) -> Mapping[str, type]:
+    return {f.name: type(f.default) for f in fields(cls)}
+
+
+_KINDS: Mapping[str, type] = _kinds(ContractTimeoutConfig)
 VALID_KEYS: tuple[str, ...] = tuple(_KINDS)
+_SERVER_KINDS: Mapping[str, type] = _kinds(ServerSettings)
+SERVER_ENV_PREFIX = "CONTRACTS_SERVER_"
+
+
+def load_server_settings(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> ServerSettings:
+    """Defaults, then the file's `[server]` table, then `CONTRACTS_SERVER_<KEY>` overrides."""
+    settings = ServerSettings()
+    if path is not None:
+        table = _table(_read_toml(Path(path)), "server", Path(path))
+        settings = _apply(settings, table, f"file {path}", _SERVER_KINDS)
+    if env is not None:
+        overrides = _env_overrides(env, SERVER_ENV_PREFIX, _SERVER_KINDS)
+        settings = _apply(settings, overrides, "environment", _SERVER_KINDS)
+    return settings
 
 
 def load_config(
@@ -93,15 +130,15 @@ def load_config(
     """
     config = ContractTimeoutConfig()
     if path is not None:
-        config = _apply(config, _read_contracts_table(Path(path)), f"file {path}")
+        config = _apply(config, _read_contracts_table(Path(path)), f"file {path}", _KINDS)
     if env is not None:
-        config = _apply(config, _env_overrides(env), "environment")
+        config = _apply(config, _env_overrides(env, ENV_PREFIX, _KINDS), "environment", _KINDS)
     return config
 
 
 def config_from_mapping(mapping: Mapping[str, Any]) -> ContractTimeoutConfig:
     """The defaults overridden by `mapping` (keys as in the TOML file), checked alike."""
-    return _apply(ContractTimeoutConfig(), mapping, "settings")
+    return _apply(ContractTimeoutConfig(), mapping, "settings", _KINDS)
 
 
 def config_to_wire(config: ContractTimeoutConfig) -> dict[str, Any]:
@@ -117,12 +154,15 @@ def config_from_wire(body: Mapping[str, Any]) -> ContractTimeoutConfig:
     table = body.get("contracts")
     if not isinstance(table, Mapping):
         raise ValidationFailed("The server's configuration has no 'contracts' table")
-    return _apply(
-        ContractTimeoutConfig(), {k: v for k, v in table.items() if k in _KINDS}, "the server"
-    )
+    known = {k: v for k, v in table.items() if k in _KINDS}
+    return _apply(ContractTimeoutConfig(), known, "the server", _KINDS)
 
 
 def _read_contracts_table(path: Path) -> Mapping[str, Any]:
+    return _table(_read_toml(path), "contracts", path)
+
+
+def _read_toml(path: Path) -> Mapping[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -133,7 +173,7 @@ def _read_contracts_table(path: Path) -> Mapping[str, Any]:
         raise ValidationFailed(
             f"Cannot read configuration file {path}: {exc}", details={"path": str(path)}
         ) from None
-    return _contracts_table(_parse_toml(text, path), path)
+    return _parse_toml(text, path)
 
 
 def _parse_toml(text: str, path: Path) -> Mapping[str, Any]:
@@ -148,17 +188,21 @@ def _parse_toml(text: str, path: Path) -> Mapping[str, Any]:
         ) from None
 
 
-def _contracts_table(document: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
-    table = document.get("contracts", {})
+def _table(document: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    table = document.get(name, {})
     if not isinstance(table, Mapping):
-        raise ValidationFailed(f"In {path}, 'contracts' must be a table ([contracts])")
+        raise ValidationFailed(f"In {path}, '{name}' must be a table ([{name}])")
     return table
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    wanted = {ENV_PREFIX + key.upper(): key for key in VALID_KEYS}
+def _env_overrides(
+    env: Mapping[str, str], prefix: str, kinds: Mapping[str, type]
+) -> dict[str, Any]:
+    wanted = {prefix + key.upper(): key for key in kinds}
     return {
-        wanted[name]: _from_text(wanted[name], text) for name, text in env.items() if name in wanted
+        wanted[name]: _from_text(kinds[wanted[name]], text)
+        for name, text in env.items()
+        if name in wanted
     }
 
 
@@ -166,12 +210,12 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
-def _from_text(key: str, text: str) -> Any:
+def _from_text(kind: type, text: str) -> Any:
     """An environment value read as its key's kind; unreadable text stays text, to be refused.
 
     Only the environment is read this way: in TOML, `"30"` is a string and a wrong type.
     """
-    kind, word = _KINDS[key], text.strip().lower()
+    word = text.strip().lower()
     if kind is bool:
         return word in _TRUE if word in _TRUE | _FALSE else text
     try:
@@ -180,23 +224,19 @@ def _from_text(key: str, text: str) -> Any:
         return text
 
 
-def _apply(
-    config: ContractTimeoutConfig, values: Mapping[str, Any], source: str
-) -> ContractTimeoutConfig:
-    unknown = sorted(str(key) for key in values if key not in _KINDS)
+def _apply(config: C, values: Mapping[str, Any], source: str, kinds: Mapping[str, type]) -> C:
+    unknown = sorted(str(key) for key in values if key not in kinds)
     if unknown:
         raise ValidationFailed(
-            f"Unknown setting(s) in {source}: {', '.join(unknown)}. "
-            f"Valid keys: {', '.join(VALID_KEYS)}",
-            details={"unknown": unknown, "valid_keys": list(VALID_KEYS)},
+            f"Unknown setting(s) in {source}: {', '.join(unknown)}. Valid keys: {', '.join(kinds)}",
+            details={"unknown": unknown, "valid_keys": list(kinds)},
         )
-    checked: dict[str, Any] = {k: _check_value(k, v, source) for k, v in values.items()}
-    return replace(config, **checked)
+    checked: dict[str, Any] = {k: _check_value(k, kinds[k], v, source) for k, v in values.items()}
+    return replace(config, **checked)  # type: ignore[type-var]
 
 
-def _check_value(key: str, value: Any, source: str) -> bool | int | float:
+def _check_value(key: str, kind: type, value: Any, source: str) -> bool | int | float:
     """Check one value against its key's kind; durations and counts must be positive."""
-    kind = _KINDS[key]
     if kind is bool:
         if not isinstance(value, bool):
             raise _bad(key, value, source, "true or false")

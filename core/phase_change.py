@@ -20,6 +20,7 @@ from core.errors import (
     VersionConflict,
 )
 from core.model import Contract, Question, Task
+from core.permissions import ReviewerAction, check_reviewer_action
 from core.status import ContractStatus, allowed_targets
 
 # A phase can only move while the contract is still being worked on.
@@ -81,6 +82,8 @@ def decide_phase_change(
     are accepted for symmetry with the other use cases; the decision does not need them.
     """
     del tasks, questions
+    if _has_text(request.feedback):
+        check_reviewer_action(actor, ReviewerAction.REQUEST_CHANGES)
     check_version(contract, request.expected_version)
     _check_open(contract)
     _check_target(contract, request.phase)

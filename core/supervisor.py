@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
@@ -95,10 +95,27 @@ def _field(raw: Mapping[str, Any], snake: str) -> Any:
     return raw[snake] if snake in raw else raw.get(_camel(snake))
 
 
-def _required_text(raw: Mapping[str, Any], snake: str) -> str:
+# The store's column widths (ids are UUIDs; phase ids as in a phase config): checked here so
+# both databases refuse the same input with VALIDATION_FAILED (PostgreSQL would fail the
+# INSERT, SQLite would store it).
+MAX_ID = 36
+MAX_PHASE = 100
+MAX_ACTIVITY = 10_000
+
+
+def _required_text(raw: Mapping[str, Any], snake: str, longest: int) -> str:
     value = _field(raw, snake)
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed(f"'{snake}' must be a non-empty string", details={"field": snake})
+    return _within(value, snake, longest)
+
+
+def _within(value: str, snake: str, longest: int) -> str:
+    if len(value) > longest:
+        raise ValidationFailed(
+            f"'{snake}' must be at most {longest} characters, got {len(value)}",
+            details={"field": snake, "max_length": longest},
+        )
     return value
 
 
@@ -117,8 +134,13 @@ def _progress(value: Any) -> int:
 def _id_list(value: Any, snake: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValidationFailed(f"'{snake}' must be a list of ids", details={"field": snake})
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v.strip() and len(v) <= MAX_ID for v in value
+    ):
+        raise ValidationFailed(
+            f"'{snake}' must be a list of ids (at most {MAX_ID} characters each)",
+            details={"field": snake},
+        )
     return tuple(value)
 
 
@@ -139,7 +161,7 @@ def _contract_id(raw: Mapping[str, Any], from_url: str | None) -> str:
     in_body = _field(raw, "contract_id")
     if in_body is None and from_url is not None:
         return from_url
-    body_id = _required_text(raw, "contract_id")
+    body_id = _required_text(raw, "contract_id", MAX_ID)
     if from_url is not None and body_id != from_url:
         raise ValidationFailed(
             f"Heartbeat is for contract {body_id} but was sent to contract {from_url}",
@@ -175,11 +197,11 @@ class Heartbeat:
         if activity is not None and not isinstance(activity, str):
             raise ValidationFailed("'current_activity' must be a string")
         return cls(
-            task_id=_required_text(raw, "task_id"),
+            task_id=_required_text(raw, "task_id", MAX_ID),
             contract_id=_contract_id(raw, contract_id),
             state=SupervisorState.parse(_field(raw, "state")),
-            phase=_required_text(raw, "phase"),
-            current_activity=activity or "",
+            phase=_required_text(raw, "phase", MAX_PHASE),
+            current_activity=_within(activity or "", "current_activity", MAX_ACTIVITY),
             progress=_progress(_field(raw, "progress")),
             pending_task_ids=_id_list(_field(raw, "pending_task_ids"), "pending_task_ids"),
             timestamp=_timestamp(_field(raw, "timestamp"), now),
@@ -220,13 +242,13 @@ class SupervisorPersistentState(BaseModel):
     )
 
     state: SupervisorState
-    phase: str
+    phase: Annotated[str, Field(max_length=MAX_PHASE)]
     conversation_history: list[dict[str, Any]] = []
     pending_questions: list[dict[str, Any]] = []
-    spawned_task_ids: list[str] = []
-    waiting_on_task_ids: list[str] = []
+    spawned_task_ids: list[Annotated[str, Field(max_length=MAX_ID)]] = []
+    waiting_on_task_ids: list[Annotated[str, Field(max_length=MAX_ID)]] = []
     last_checkpoint: dict[str, Any] | None = None
-    current_activity: str = ""
+    current_activity: Annotated[str, Field(max_length=MAX_ACTIVITY)] = ""
     error: str | None = None
     created_at: datetime
     updated_at: datetime

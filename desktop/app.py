@@ -34,6 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import redaction
 from desktop.display import display_problem
 from desktop.settings import DeskPaths, DeskSettings, KeyStore, SettingsStore
 
@@ -65,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the embedded server with N simulated supervisors (default 4)",
     )
     parser.add_argument("--server", metavar="URL", help="connect to this contract server")
-    parser.add_argument("--api-key", metavar="KEY", help="API key (kept in the OS keyring)")
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="API key, kept in the OS keyring for later runs (or set $CONTRACTS_API_KEY, or "
+        "enter it in Settings: a key on the command line shows in `ps`)",
+    )
     parser.add_argument("--offline", action="store_true", help="open the replica, do not connect")
     parser.add_argument(
         "--replica", type=Path, metavar="PATH", help="with --offline: open this replica file"
@@ -395,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    redaction.install()  # no API key in any log line
     return _run_qt(args, paths)
 
 

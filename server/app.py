@@ -9,6 +9,7 @@ what `app_from_env()` (the `uvicorn --factory` entry used by `--workers`) and `s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,14 +19,14 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from core.clock import Clock, SystemClock
-from core.config import ContractTimeoutConfig, load_config
+from core.config import ContractTimeoutConfig, ServerSettings, load_config, load_server_settings
 from core.events import LoggedEvent
 from core.store import queries
 from core.store.engine import Store, open_store
 from core.store.repository import ContractRepository
 from core.store.schema import contracts
 from core.store.unit_of_work import ReadUnitOfWork
-from server import monitor
+from server import connection_guard, monitor
 from server.auth import KeyRing
 from server.context import ServerContext
 from server.errors import install_error_handlers
@@ -49,7 +50,10 @@ ContextFactory = Callable[[], Awaitable[ServerContext]]
 
 
 async def build_context(
-    db_url: str, config: ContractTimeoutConfig, clock: Clock | None = None
+    db_url: str,
+    config: ContractTimeoutConfig,
+    clock: Clock | None = None,
+    settings: ServerSettings | None = None,
 ) -> ServerContext:
     """Open (and migrate) the database and assemble what every route and service shares."""
     store = await open_store(db_url, migrate=True)
@@ -63,10 +67,11 @@ async def build_context(
         store=store,
         repo=ContractRepository(store, clock, config),
         hub=EventHub(fetch_after, buffer_size=config.monitor_ws_buffer_size),
-        keys=KeyRing(store.engine),
+        keys=KeyRing(store.engine, max_cached=(settings or ServerSettings()).key_cache_entries),
         metrics=Metrics(),
         clock=clock,
         config=config,
+        settings=settings or ServerSettings(),
     )
 
 
@@ -90,10 +95,33 @@ async def _run_services(app: FastAPI, ctx: ServerContext, stack: AsyncExitStack)
     await services.start()
     stack.push_async_callback(services.stop)
     app.state.services = services
+    await ctx.sweep_revocations()  # learn the keys revoked before we started
+    stack.callback(ctx.keys.close)
     if ctx.store.dialect == "postgresql":
-        bridge = PgEventBridge(ctx)
+        bridge = PgEventBridge(ctx)  # sweeps when `keys revoke` announces a revocation
         await bridge.start()
         stack.push_async_callback(bridge.stop)
+    else:
+        watcher = asyncio.get_running_loop().create_task(_watch_revocations(ctx))
+        stack.push_async_callback(_cancel, watcher)
+
+
+async def _watch_revocations(ctx: ServerContext) -> None:
+    """SQLite has no notifications: look for revoked keys every `revocation_poll_seconds`
+    (one count on a private connection) to close their monitor sockets promptly; requests
+    need no such help, they read the key itself."""
+    while True:
+        await asyncio.sleep(ctx.settings.revocation_poll_seconds)
+        try:
+            await ctx.sweep_revocations()
+        except Exception:  # a locked or vanished file: the next round retries
+            log.exception("revocation check failed")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _lifespan(
@@ -143,10 +171,18 @@ def config_from_env(path: str | None = None) -> ContractTimeoutConfig:
     return load_config(path or os.environ.get(ENV_CONFIG) or None, env=os.environ)
 
 
+def settings_from_env(path: str | None = None) -> ServerSettings:
+    """The `[server]` settings: `path` (or CONTRACTS_CONFIG), then CONTRACTS_SERVER_* variables."""
+    return load_server_settings(path or os.environ.get(ENV_CONFIG) or None, env=os.environ)
+
+
 def app_from_env() -> FastAPI:
-    """`uvicorn --factory server.app:app_from_env`: reads CONTRACTS_DB_URL / CONTRACTS_CONFIG."""
+    """`uvicorn --factory server.app:app_from_env`: reads CONTRACTS_DB_URL / CONTRACTS_CONFIG.
+
+    Runs in every `--workers` process, so it also sets that process's connection limits."""
     url = os.environ.get(ENV_DB_URL)
     if not url:
         raise RuntimeError(f"{ENV_DB_URL} is not set")
-    config = config_from_env()
-    return create_app(context_factory=lambda: build_context(url, config))
+    config, settings = config_from_env(), settings_from_env()
+    connection_guard.configure(settings)
+    return create_app(context_factory=lambda: build_context(url, config, settings=settings))

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from core.actors import Role
 from core.clock import SystemClock, iso
 from core.errors import DomainError
+from core.key_options import ENV_KEY, add_key_options, key_from_stdin
 from core.store.engine import Store, async_url, open_store
 from core.store.migrate import upgrade
 from server.app import ENV_CONFIG, ENV_DB_URL
@@ -160,15 +161,22 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _simulate(args: argparse.Namespace) -> int:
     from server.simulator import simulate
 
+    key = key_from_stdin(sys.stdin) if args.api_key_stdin else None
+    key = key or os.environ.get(ENV_KEY) or args.api_key
+    if not key:
+        raise CliError(f"simulate needs a key: --api-key-stdin, ${ENV_KEY} or --api-key", 2)
     await simulate(
         args.api_url,
-        args.api_key,
+        key,
         args.supervisors,
         seed=args.seed,
         tick=args.tick,
-        supervisor_key=args.supervisor_key,
+        supervisor_key=os.environ.get(ENV_SIM_SUPERVISOR_KEY) or args.supervisor_key,
     )
     return 0
+
+
+ENV_SIM_SUPERVISOR_KEY = "CONTRACTS_SUPERVISOR_KEY"
 
 
 # parsing -------------------------------------------------------------------------------
@@ -229,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when process PID ends (the desktop's embedded server)",
     )
     serve.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
     )
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
@@ -252,8 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="run simulated supervisors against a server")
     simulate.add_argument("--api-url", required=True)
-    simulate.add_argument("--api-key", required=True)
-    simulate.add_argument("--supervisor-key", default=None)
+    add_key_options(simulate, elsewhere=f"${ENV_KEY} (a reviewer or admin key)")
+    simulate.add_argument(
+        "--supervisor-key", default=None, help=f"supervisor key (or ${ENV_SIM_SUPERVISOR_KEY})"
+    )
     simulate.add_argument("--supervisors", type=_positive, required=True)
     simulate.add_argument("--seed", type=int, default=None)
     simulate.add_argument("--tick", type=_non_negative_float, default=2.0)

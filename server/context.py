@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from core.clock import Clock
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, ServerSettings
 from core.events import LoggedEvent
 from core.store.engine import Store
 from core.store.repository import ContractRepository
@@ -22,6 +22,12 @@ class HeadAnnouncer(Protocol):
     def announce(self, seq: int) -> None: ...
 
 
+class TransientRelay(Protocol):
+    """Hands transient (heartbeat) events to other server processes (PostgreSQL, coalesced)."""
+
+    def relay(self, owner: str, wire: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class ServerContext:
     store: Store
@@ -32,6 +38,13 @@ class ServerContext:
     clock: Clock
     config: ContractTimeoutConfig
     announcer: HeadAnnouncer | None = None  # set on PostgreSQL by the event bridge
+    settings: ServerSettings = field(default_factory=ServerSettings)
+    relay: TransientRelay | None = None  # set on PostgreSQL by the event bridge
+
+    async def sweep_revocations(self) -> int:
+        """Forget keys revoked since the last sweep and close their monitor sockets."""
+        revoked = await self.keys.newly_revoked()
+        return self.hub.drop_keys(revoked) if revoked else 0
 
     def publish(self, events: Sequence[LoggedEvent]) -> None:
         """Hand committed events to local subscribers and announce them to other processes."""

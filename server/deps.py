@@ -1,18 +1,20 @@
 """Typed dependencies for routes: the server context and the acting key's Actor.
 
-A route declares `ctx: CtxDep` and `actor: ActorDep` (or `HumanDep` / `AdminDep` when only
-some roles may call it); the role rules that core does not already enforce live here, so
-every route that needs one names it in its signature.
+A route declares `ctx: CtxDep` and `actor: ActorDep` (or `AdminDep`, or the dependency of
+its row in core's reviewer-only table, `core.permissions`), so every route that needs a role
+rule names it in its signature and the rule itself is core's.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from core.actors import Actor, Role
 from core.errors import Forbidden
+from core.permissions import ReviewerAction, check_reviewer_action
 from server.auth import KEY_HEADER, key_from_headers
 from server.context import ServerContext
 
@@ -42,11 +44,18 @@ async def current_actor(request: Request, ctx: CtxDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-async def human_actor(actor: ActorDep) -> Actor:
-    """Reviewer or admin: reviewer actions (create, settings, pause, archive, delete...)."""
-    if actor.role not in (Role.ADMIN, Role.REVIEWER):
-        raise Forbidden("This action needs a reviewer or admin key; supervisor keys may not")
-    return actor
+def reviewer_for(action: ReviewerAction) -> Callable[[Actor], Awaitable[Actor]]:
+    """A dependency: the actor, if core's reviewer-only table lets it take `action`."""
+
+    async def reviewer(actor: ActorDep) -> Actor:
+        check_reviewer_action(actor, action)
+        return actor
+
+    return reviewer
+
+
+def _reviewer(action: ReviewerAction) -> Any:
+    return Annotated[Actor, Depends(reviewer_for(action))]
 
 
 async def admin_actor(actor: ActorDep) -> Actor:
@@ -55,5 +64,9 @@ async def admin_actor(actor: ActorDep) -> Actor:
     return actor
 
 
-HumanDep = Annotated[Actor, Depends(human_actor)]
 AdminDep = Annotated[Actor, Depends(admin_actor)]
+CreatorDep = _reviewer(ReviewerAction.CREATE_CONTRACT)
+EditorDep = _reviewer(ReviewerAction.UPDATE_CONTRACT)
+DeleterDep = _reviewer(ReviewerAction.DELETE_CONTRACT)
+AutoCompleteDep = _reviewer(ReviewerAction.SET_AUTO_COMPLETE)
+RestarterDep = _reviewer(ReviewerAction.RESTART_SUPERVISOR)

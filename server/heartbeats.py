@@ -188,21 +188,23 @@ class HeartbeatWriter:
         if not accepted:
             return
         self._ctx.metrics.inc("supervisor_heartbeats_total", len(accepted))
-        hub = self._ctx.hub
-        if hub.subscriber_count == 0:  # the common case under load: nobody watches live
+        hub, relay = self._ctx.hub, self._ctx.relay
+        # The common case under load: nobody watches live, here or (PostgreSQL) elsewhere.
+        if hub.subscriber_count == 0 and relay is None:
             return
         for hb in accepted:
-            hub.publish_transient(
-                LoggedEvent(
-                    seq=None,
-                    at=hb.timestamp,
-                    type=EventType.HEARTBEAT,
-                    contract_id=hb.contract_id,
-                    actor=actor,
-                    payload=hb.to_transient_event_payload(),
-                    owner=owner,
-                )
+            event = LoggedEvent(
+                seq=None,
+                at=hb.timestamp,
+                type=EventType.HEARTBEAT,
+                contract_id=hb.contract_id,
+                actor=actor,
+                payload=hb.to_transient_event_payload(),
+                owner=owner,
             )
+            hub.publish_transient(event)
+            if relay is not None:
+                relay.relay(owner, event.to_wire())
 
 
 def _consume(future: asyncio.Future[HeartbeatBatch]) -> None:

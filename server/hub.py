@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from core.events import LoggedEvent, MonitorFilter
+from core.events import EventType, LoggedEvent, MonitorFilter
 from core.projection import StatusBook
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ class Subscriber:
     owner: str
     filter: MonitorFilter
     queue: asyncio.Queue[bytes]
+    key_hash: str = ""  # whose key opened it: a revocation closes its sockets
     dropped_reason: str | None = None
+    revoked: bool = False  # dropped because its key was revoked (not for being slow)
     last_seq: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -78,8 +80,24 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, owner: str, monitor_filter: MonitorFilter) -> Subscriber:
-        sub = Subscriber(owner, monitor_filter, asyncio.Queue(self._buffer_size))
+    def subscribers_of(self, key_hash: str) -> int:
+        return sum(1 for sub in self._subscribers if sub.key_hash == key_hash)
+
+    def drop_keys(self, key_hashes: frozenset[str]) -> int:
+        """Close the subscribers opened with these (revoked) keys; returns how many."""
+        dropped = 0
+        for sub in list(self._subscribers):
+            if sub.key_hash in key_hashes and not sub.closed.is_set():
+                sub.revoked = True
+                sub.dropped_reason = "UNAUTHORIZED: the API key was revoked"
+                sub.closed.set()
+                dropped += 1
+        return dropped
+
+    def subscribe(
+        self, owner: str, monitor_filter: MonitorFilter, key_hash: str = ""
+    ) -> Subscriber:
+        sub = Subscriber(owner, monitor_filter, asyncio.Queue(self._buffer_size), key_hash)
         sub.last_seq = self.last_seq
         self._subscribers.add(sub)
         return sub
@@ -101,9 +119,18 @@ class EventHub:
 
     def publish_transient(self, event: LoggedEvent) -> None:
         """Heartbeats: no seq, never stored; only subscribers that asked for them."""
-        frame = orjson.dumps(event.to_wire())
+        owner = event.owner or ""
+        self.publish_transient_frame(owner, event.type, event.contract_id, event.to_wire())
+
+    def publish_transient_frame(
+        self, owner: str, kind: EventType, contract_id: str, wire: dict[str, object]
+    ) -> None:
+        """A transient event as its wire form (as another process relays it)."""
+        frame: bytes | None = None
+        status = self._status.get(contract_id)
         for sub in list(self._subscribers):
-            if self._wants(sub, event):
+            if sub.owner == owner and sub.filter.wants(kind, contract_id, status):
+                frame = frame or orjson.dumps(wire)
                 sub.offer(None, frame)
 
     def _drain_parked(self) -> None:

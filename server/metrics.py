@@ -40,7 +40,13 @@ class Metrics:
     def value(self, name: str, **labels: str) -> int:
         return self._counts[name][tuple(sorted(labels.items()))]
 
-    def render(self, status_counts: Mapping[str, int], stale_count: int) -> str:
+    def render(
+        self,
+        status_counts: Mapping[str, int],
+        stale_count: int,
+        gauges: Mapping[str, tuple[str, int]] | None = None,
+    ) -> str:
+        """The exposition text; `gauges`: more gauges, name -> (help, value)."""
         lines = [
             "# HELP contracts_by_status Contracts by status",
             "# TYPE contracts_by_status gauge",
@@ -54,6 +60,8 @@ class Metrics:
             "# TYPE contracts_stale_count gauge",
             f"contracts_stale_count {stale_count}",
         ]
+        for name, (help_text, value) in sorted((gauges or {}).items()):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
         for name, help_text in _COUNTERS.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
             series = self._counts[name] or Counter({(): 0})

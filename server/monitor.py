@@ -18,7 +18,11 @@ The protocol, in order:
    uvicorn's protocol-level pings); clients ignore types they do not know.
 5. A subscriber whose bounded buffer overflows is closed with **4008** and a reason telling
    it to resume with `after=<the last seq it received>`; other subscribers are unaffected.
-   A server shutting down closes with **1001**.
+   A server shutting down closes with **1001**. When the socket's key is revoked it is
+   closed with **4401** (`UNAUTHORIZED: the API key was revoked`) at once.
+6. One key holds at most `[server] ws_max_per_key` monitor sockets and the process at most
+   `ws_max_total`; a subscription beyond either closes with **4429** and a reason naming
+   the limit (close another socket first).
 
 The trap in the replay: the `statuses` filter needs each contract's status *after* each
 event, not its status now. `_ReplayStatuses` gets it exactly: the status right after an
@@ -48,7 +52,7 @@ from core.store.engine import Store
 from core.store.queries import MAX_LIMIT, events_after
 from core.store.schema import contracts, events
 from core.store.unit_of_work import ReadUnitOfWork
-from server.auth import KEY_HEADER, key_from_headers
+from server.auth import KEY_HEADER, hash_key, key_from_headers
 from server.context import ServerContext
 from server.hub import Subscriber
 
@@ -64,6 +68,7 @@ CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_BAD_SUBSCRIPTION = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_MANY = 4429
 
 _PING = '{"type":"ping"}'
 _MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
@@ -88,8 +93,9 @@ class BadSubscription(Exception):
 async def monitor(websocket: WebSocket) -> None:
     await websocket.accept()
     ctx: ServerContext = websocket.app.state.ctx
+    key = presented_key(websocket)
     try:
-        actor = await ctx.keys.authenticate(presented_key(websocket))
+        actor = await ctx.keys.authenticate(key)
     except DomainError as error:
         await _close(websocket, CLOSE_UNAUTHORIZED, f"UNAUTHORIZED: {error.message}")
         return
@@ -100,7 +106,26 @@ async def monitor(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
-    await MonitorSession(ctx, websocket, actor, wanted).run()
+    key_hash = hash_key(key or "")
+    too_many = _over_limit(ctx, key_hash)
+    if too_many is not None:
+        await _close(websocket, CLOSE_TOO_MANY, too_many)
+        return
+    await MonitorSession(ctx, websocket, actor, wanted, key_hash).run()
+
+
+def _over_limit(ctx: ServerContext, key_hash: str) -> str | None:
+    """Why one more subscriber is refused (None: it is not). Checked right before
+    `subscribe`, with no await in between, so concurrent handshakes cannot both slip in."""
+    limits = ctx.settings
+    if ctx.hub.subscriber_count >= limits.ws_max_total:
+        return f"TOO_MANY_SUBSCRIBERS: the server holds its limit of {limits.ws_max_total}"
+    if ctx.hub.subscribers_of(key_hash) >= limits.ws_max_per_key:
+        return (
+            f"TOO_MANY_SUBSCRIBERS: this key holds its limit of {limits.ws_max_per_key}; "
+            "close one first"
+        )
+    return None
 
 
 def presented_key(websocket: WebSocket) -> str | None:
@@ -193,16 +218,22 @@ class MonitorSession:
     """One subscribed connection: replay, then live frames, until one side stops."""
 
     def __init__(
-        self, ctx: ServerContext, websocket: WebSocket, actor: Actor, wanted: MonitorFilter
+        self,
+        ctx: ServerContext,
+        websocket: WebSocket,
+        actor: Actor,
+        wanted: MonitorFilter,
+        key_hash: str = "",
     ) -> None:
         self._ctx = ctx
         self._ws = websocket
         self._owner = actor.owner
         self._filter = wanted
+        self._key_hash = key_hash
 
     async def run(self) -> None:
         hub = self._ctx.hub
-        sub = hub.subscribe(self._owner, self._filter)  # first: nothing after L is missed
+        sub = hub.subscribe(self._owner, self._filter, self._key_hash)  # first: see the doc
         head = hub.last_seq
         tasks: list[asyncio.Task[Any]] = []
         try:
@@ -227,7 +258,9 @@ class MonitorSession:
     ) -> None:
         if dropped.done():
             stream.cancel()
-            if sub.dropped_reason is not None:
+            if sub.revoked:
+                await _close(self._ws, CLOSE_UNAUTHORIZED, sub.dropped_reason or "revoked")
+            elif sub.dropped_reason is not None:
                 await _close(self._ws, CLOSE_SLOW_CONSUMER, sub.dropped_reason)
             else:
                 await _close(self._ws, CLOSE_GOING_AWAY, "server shutting down; resume with after")

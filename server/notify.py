@@ -12,6 +12,12 @@ notification costs only latency. That makes two economies safe:
   notices a dead connection, which is replaced (and the hub caught up) after
   `reconnect_delay`. Announcements made while disconnected are kept and sent on reconnect.
 
+Transient heartbeat events travel the same channel (a payload starting with `h`): they are
+not in the log, so the event itself goes. `HeartbeatRelay` coalesces them: per window
+(50 ms) only each contract's latest heartbeat is sent, packed into as few NOTIFYs as fit
+PostgreSQL's 8000-byte payload limit, so a heartbeat storm costs a bounded number of
+notifications, and every process's hub hands them to its own subscribers.
+
 One dedicated asyncpg connection (outside the SQLAlchemy pool, which would recycle it)
 listens, notifies and polls; a lock keeps its operations one at a time.
 """
@@ -21,16 +27,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
+import orjson
 
+from core.events import EventType
+from server.auth import EVENTS_CHANNEL, REVOKED_NOTE
 from server.context import ServerContext
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "contract_events"
+CHANNEL = EVENTS_CHANNEL
 _HEAD = "SELECT coalesce(max(seq), 0) FROM events"
 
 
@@ -77,6 +86,64 @@ class CoalescingAnnouncer:
             await asyncio.sleep(self._window)
 
 
+HEARTBEAT_MARK = "h"
+_MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes and more
+
+
+class HeartbeatRelay:
+    """`relay(owner, wire)` is O(1); `run()` sends each contract's latest, once a window."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], window: float = 0.05) -> None:
+        self._send = send
+        self._window = window
+        self._latest: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._wake = asyncio.Event()
+        self.relayed = 0  # heartbeats handed over
+        self.notifications = 0  # NOTIFYs sent
+
+    def relay(self, owner: str, wire: dict[str, Any]) -> None:
+        self._latest[str(wire.get("contract_id"))] = (owner, wire)
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._window)  # gather the window's heartbeats
+            self._wake.clear()
+            batch, self._latest = list(self._latest.values()), {}
+            for payload in pack(batch):
+                try:
+                    await self._send(payload)
+                except Exception as exc:  # transient by nature: the next window has newer
+                    log.warning("heartbeat relay failed: %s", exc)
+                    break
+                self.notifications += 1
+            self.relayed += len(batch)
+
+
+def pack(batch: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """NOTIFY payloads (`h` + a JSON list of [owner, wire]) each under the size limit."""
+    payloads: list[str] = []
+    items: list[bytes] = []
+    size = 0
+    for item in batch:
+        encoded = orjson.dumps(item)
+        if len(encoded) + 3 > _MAX_PAYLOAD:
+            continue  # one oversized heartbeat (a huge activity text) is not relayed
+        if items and size + len(encoded) + 1 > _MAX_PAYLOAD - 3:
+            payloads.append(_payload(items))
+            items, size = [], 0
+        items.append(encoded)
+        size += len(encoded) + 1
+    if items:
+        payloads.append(_payload(items))
+    return payloads
+
+
+def _payload(items: list[bytes]) -> str:
+    return HEARTBEAT_MARK + "[" + b",".join(items).decode() + "]"
+
+
 class PgEventBridge:
     """LISTEN for other processes' events and announce ours, on PostgreSQL only."""
 
@@ -96,12 +163,14 @@ class PgEventBridge:
         self._reconnect_delay = reconnect_delay
         self._connect_timeout = connect_timeout
         self.announcer = CoalescingAnnouncer(self._notify, window)
+        self.heartbeats = HeartbeatRelay(self._notify_text)
         self._conn: Any = None  # asyncpg.Connection while connected
         self._pid: int | None = None
         self._io = asyncio.Lock()
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[Any]] = set()
         self.connections = 0  # how many times a connection was (re)established
         self.notifications_heard = 0  # from other processes
         self.last_heard = 0  # the highest seq another process announced
@@ -118,8 +187,10 @@ class PgEventBridge:
         self._tasks = [
             loop.create_task(self._keep_listening()),
             loop.create_task(self.announcer.run()),
+            loop.create_task(self.heartbeats.run()),
         ]
         self._ctx.announcer = self.announcer
+        self._ctx.relay = self.heartbeats
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await self._connected.wait()
@@ -131,6 +202,8 @@ class PgEventBridge:
             return
         if self._ctx.announcer is self.announcer:
             self._ctx.announcer = None
+        if self._ctx.relay is self.heartbeats:
+            self._ctx.relay = None
         # Send what is still owed, so other processes do not wait for their poll.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
@@ -184,8 +257,15 @@ class PgEventBridge:
                 conn.terminate()
 
     def _on_notify(self, _conn: Any, pid: int, _channel: str, payload: str) -> None:
+        if payload == REVOKED_NOTE:  # `keys revoke` (any process): drop the key now
+            self._ctx.keys.forget_cached()
+            self._spawn(self._ctx.sweep_revocations())
+            return
         if pid == self._pid:
             return  # our own announcement: the local hub has it already
+        if payload.startswith(HEARTBEAT_MARK):
+            self._deliver_heartbeats(payload)
+            return
         try:
             seq = int(payload)
         except ValueError:
@@ -195,12 +275,31 @@ class PgEventBridge:
         self.last_heard = max(self.last_heard, seq)
         self._ctx.hub.note_head(seq)
 
+    def _deliver_heartbeats(self, payload: str) -> None:
+        try:
+            batch = orjson.loads(payload[len(HEARTBEAT_MARK) :])
+        except orjson.JSONDecodeError:
+            log.warning("ignoring a malformed heartbeat note on %s", self._channel)
+            return
+        hub = self._ctx.hub
+        for owner, wire in batch:
+            hub.publish_transient_frame(owner, EventType.HEARTBEAT, str(wire["contract_id"]), wire)
+
     async def _poll(self) -> None:
         async with self._io:
             head = await self._conn.fetchval(_HEAD)
         self._ctx.hub.note_head(int(head))
+        await self._ctx.sweep_revocations()  # in case a revocation's note was missed
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     async def _notify(self, seq: int) -> None:
+        await self._notify_text(str(seq))
+
+    async def _notify_text(self, payload: str) -> None:
         await self._connected.wait()  # while reconnecting, the announcer keeps the max
         async with self._io:
-            await self._conn.execute("SELECT pg_notify($1, $2)", self._channel, str(seq))
+            await self._conn.execute("SELECT pg_notify($1, $2)", self._channel, payload)

@@ -1,14 +1,17 @@
-"""The outermost middleware: bodies over 1 MiB answer 413, NUL characters answer 400,
-and every answer is counted in `http_requests_total`.
+"""The outermost middleware: bodies over 1 MiB answer 413, NUL characters and lone UTF-16
+surrogates answer 400, and every answer is counted in `http_requests_total`.
 
 The body is read here in full (at most MAX_BODY_BYTES + 1 bytes), whatever Content-Length
 claims, and replayed to the app, so an oversized chunked upload is refused as surely as one
 that declares its size. NUL characters are refused up front because PostgreSQL cannot store
 them in text or JSONB, and a 5xx from deep in the store is never an acceptable answer.
+Lone surrogates (`"\\ud800"`, or the raw bytes of one) likewise: Python's JSON reader
+accepts them, but neither database can encode them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -88,6 +91,64 @@ def _has_nul(scope: Scope, body: bytes) -> bool:
     )
 
 
+def lone_surrogate_at(body: bytes) -> str | None:
+    """Where in a JSON body a lone surrogate sits ("name", "items[2].id"; "body" for a key
+    or the top level), or None when there is none (or the body is not JSON at all: the
+    route says so). Cheap for the usual body: only one with a `\\u` escape or an 0xED byte
+    (a surrogate's UTF-8 lead) is parsed here."""
+    if b"\\u" not in body and b"\xed" not in body:
+        return None
+    try:
+        orjson.loads(body)  # strict: refuses lone surrogates, so success means none
+        return None
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return _surrogate_path(value, "")
+
+
+def _surrogate_path(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return None if value.isascii() or _encodes(value) else (path or "body")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _encodes(key):
+                return path or "body"
+            found = _surrogate_path(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def _refuse_surrogate(send: Send, where: str) -> None:
+    body = orjson.dumps(
+        {
+            "code": "VALIDATION_FAILED",
+            "message": f"'{where}' is not valid Unicode text (a lone UTF-16 surrogate)",
+            "details": {"field": where},
+        }
+    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _counting(scope: Scope, send: Send) -> Send:
     """`send`, counting the answer in http_requests_total{method, status} (status class)."""
     metrics = getattr(getattr(scope.get("app"), "state", None), "ctx", None)
@@ -124,6 +185,10 @@ class RequestGuard:
             await send_error(
                 send, 400, "VALIDATION_FAILED", "NUL characters are not allowed in requests"
             )
+            return
+        where = lone_surrogate_at(body)
+        if where is not None:
+            await _refuse_surrogate(_counting(scope, send), where)
             return
         await self.app(scope, replay(body, receive), _counting(scope, send))
 

@@ -1,8 +1,9 @@
 """`contract-server serve`: one uvicorn process (optionally with the demo simulator) or
 N worker processes on PostgreSQL through `app_from_env`.
 
-The uvicorn access log is off: the monitor's WebSocket URL may carry `?api_key=`, and a
-key must never reach a log.
+Every log line, the uvicorn access log included, goes through `core.redaction` (see
+`server.logs`): a monitor URL may carry `?api_key=`, and a key must never reach a log.
+Connections are guarded by `server.connection_guard` (deadlines, a cap, the file limit).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import getpass
 import json
 import logging
+import logging.config
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -22,21 +24,33 @@ from platformdirs import user_data_dir
 
 from core.actors import Role
 from core.clock import SystemClock
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, ServerSettings
 from core.errors import DomainError
 from core.store.engine import Store, async_url
-from server.app import ENV_CONFIG, ENV_DB_URL, build_context, config_from_env, create_app
+from server import connection_guard
+from server.app import (
+    ENV_CONFIG,
+    ENV_DB_URL,
+    build_context,
+    config_from_env,
+    create_app,
+    settings_from_env,
+)
 from server.auth import KeyRing, create_key
 from server.cli import APP_NAME, CliError, check_url, with_store
+from server.logs import log_config
 from server.parent_watch import die_with_parent, exit_with_parent
 
 DEMO_KEYS_FILE = "demo-keys.json"
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# A `--workers` child must answer uvicorn's health ping within this; its default (5 s) kills
+# children still importing on a busy machine, again and again, so none ever serves.
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
-def _config(path: str | None) -> ContractTimeoutConfig:
+def _config(path: str | None) -> tuple[ContractTimeoutConfig, ServerSettings]:
     try:
-        return config_from_env(path)
+        return config_from_env(path), settings_from_env(path)
     except DomainError as exc:
         raise CliError(exc.message, 2) from None
 
@@ -65,6 +79,8 @@ async def _demo_keys(url: str) -> tuple[str, str]:
                 return saved
             except DomainError:
                 pass  # revoked: make new ones
+            finally:
+                ring.close()
         owner = getpass.getuser() or "local"
         now = SystemClock().now()
         async with store.write() as uow:
@@ -78,29 +94,42 @@ async def _demo_keys(url: str) -> tuple[str, str]:
     return await with_store(url, work)
 
 
-def _uvicorn_config(app: Any, args: argparse.Namespace) -> Any:
+def _uvicorn_config(app: Any, args: argparse.Namespace, settings: ServerSettings) -> Any:
     import uvicorn
 
-    # access_log off: the monitor's WebSocket URL may carry ?api_key=, which must never be
-    # written to a log.
     # A long poll may wait 60 s: shutdown does not wait for it beyond the grace period.
     return uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        app, **_uvicorn_options(args, settings), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
     )
 
 
-async def _serve_one(args: argparse.Namespace, config: ContractTimeoutConfig) -> int:
+def _uvicorn_options(args: argparse.Namespace, settings: ServerSettings) -> dict[str, Any]:
+    """What `serve` and `--workers` give uvicorn alike: address, redacting logs, guard, and
+    a listen backlog as deep as the connection cap, so a burst of connects is queued, not
+    dropped (the kernel still caps it at net.core.somaxconn)."""
+    return {
+        "backlog": max(2048, settings.max_connections + settings.health_reserve),
+        "host": args.host,
+        "port": args.port,
+        "log_config": log_config(args.log_level),
+        "log_level": args.log_level,
+        "access_log": True,
+        "http": GUARDED_PROTOCOL,
+    }
+
+
+GUARDED_PROTOCOL = "server.connection_guard:GuardedHttpProtocol"
+
+
+async def _serve_one(
+    args: argparse.Namespace, config: ContractTimeoutConfig, settings: ServerSettings
+) -> int:
     import uvicorn
 
     url = args.db
     demo_keys = await _demo_keys(url) if args.demo else None
-    app = create_app(context_factory=lambda: build_context(url, config))
-    server = uvicorn.Server(_uvicorn_config(app, args))
+    app = create_app(context_factory=lambda: build_context(url, config, settings=settings))
+    server = uvicorn.Server(_uvicorn_config(app, args, settings))
     serving = asyncio.ensure_future(server.serve())
     watcher = asyncio.ensure_future(_signal_closing(server, app))
     parent = None
@@ -159,7 +188,7 @@ async def _run_demo(
     await running
 
 
-def _serve_workers(args: argparse.Namespace) -> int:
+def _serve_workers(args: argparse.Namespace, settings: ServerSettings) -> int:
     import uvicorn
 
     if async_url(args.db)[1] != "postgresql":
@@ -171,11 +200,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
     uvicorn.run(
         "server.app:app_from_env",
         factory=True,
-        host=args.host,
-        port=args.port,
         workers=args.workers,
-        access_log=False,
-        log_level=args.log_level,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **_uvicorn_options(args, settings),
     )
     return 0
 
@@ -190,19 +217,19 @@ async def _nothing(_: Store) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     check_url(args.db)
-    config = _config(args.config)
+    config, settings = _config(args.config)
+    logging.config.dictConfig(log_config(args.log_level))
     if args.workers > 1:
         if args.demo:
             raise CliError("--demo runs in one process: drop --workers", 2)
         if args.parent_pid is not None:
             raise CliError("--parent-pid watches one process: drop --workers", 2)
-        return _serve_workers(args)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's every request
+        return _serve_workers(args, settings)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
+    connection_guard.configure(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        return _event_loop_runner()(_serve_one(args, config))
+        return _event_loop_runner()(_serve_one(args, config, settings))
     return 0
 
 

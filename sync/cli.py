@@ -3,9 +3,10 @@
 Exit codes: 0 success, 1 server or connection error (code and message on stderr), 2 usage
 error, 3 confirmation required or refused. `--format json` prints the API's objects.
 
-The server and key come from --api-url/--api-key, else $CONTRACTS_API_URL/$CONTRACTS_API_KEY,
-else `contracts login` (key in the OS keyring, or a 0600 file where there is none) and the
-config file (see `sync.config`).
+The server comes from --api-url, else $CONTRACTS_API_URL, else the config file. The key, first
+found: one line of standard input (--api-key-stdin), --api-key (shows in `ps`: avoid it),
+$CONTRACTS_API_KEY, the login `contracts login` stored (OS keyring, or a 0600 file where there
+is none), the config file (see `sync.config`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 import httpx
 
 from core.errors import DomainError
+from core.key_options import add_key_options
 from sync import cli_cleanup, cli_contracts, cli_monitor
 from sync.cli_session import CliSession, ConfirmationRefused, ExitCode, UsageError
 from sync.client_supervisor import BATCH_OPERATIONS
@@ -88,7 +90,11 @@ def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
     group = parser.add_argument_group("connection")
     group.add_argument("--api-url", default=default(None), help="server URL ($CONTRACTS_API_URL)")
-    group.add_argument("--api-key", default=default(None), help="API key ($CONTRACTS_API_KEY)")
+    add_key_options(
+        group,
+        elsewhere="$CONTRACTS_API_KEY or `contracts login` (OS keyring)",
+        default=None if top else argparse.SUPPRESS,
+    )
     group.add_argument(
         "--timeout", type=_positive_float, default=default(10.0), help="seconds per request"
     )

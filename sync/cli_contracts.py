@@ -68,7 +68,7 @@ async def login(session: CliSession) -> int:
         url = normalize_url(url)
     except ConfigError as error:
         raise UsageError(str(error)) from None
-    key = args.api_key or os.environ.get(ENV_KEY) or _read_key(session)
+    key = session.given_key() or os.environ.get(ENV_KEY) or _read_key(session)
     if not args.no_check:
         async with ContractClient(url, key, timeout=args.timeout) as client:
             await client.list_contracts(limit=1)  # 401 for a wrong key, 1 for no server
@@ -267,8 +267,11 @@ async def export(session: CliSession) -> int:
 
 
 def _write(path: Path, text: str) -> None:
+    """Write an export, created 0600: it holds a contract's whole history."""
     try:
-        path.write_text(text, encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 

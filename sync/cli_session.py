@@ -17,6 +17,7 @@ from typing import TextIO
 import httpx
 
 from core.clock import SystemClock
+from core.key_options import key_from_stdin
 from sync.client import ContractClient
 from sync.config import ConfigError, Settings, resolve
 from sync.errors import ApiError
@@ -63,10 +64,20 @@ class CliSession:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = resolve(self.args.api_url, self.args.api_key)
+                self._settings = resolve(self.args.api_url, self.given_key())
             except ConfigError as error:
                 raise UsageError(str(error)) from None
         return self._settings
+
+    def given_key(self) -> str | None:
+        """--api-key-stdin's line, else --api-key (resolve() looks further)."""
+        if getattr(self.args, "api_key_stdin", False):
+            line = key_from_stdin(self.stdin)
+            if line is None:
+                raise UsageError("--api-key-stdin: standard input held no key")
+            return line
+        given: str | None = self.args.api_key
+        return given
 
     def client(self) -> ContractClient:
         settings = self.settings

@@ -402,9 +402,10 @@ class Replica:
 
 
 def replica_url(path: str | Path) -> str:
-    """The SQLite URL of the replica file at `path` (its folder is created)."""
+    """The SQLite URL of the replica file at `path` (its folder is created 0700: a replica
+    holds the owner's contracts; the file itself is created 0600 by `open_store`)."""
     target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return f"sqlite:///{target}"
 
 

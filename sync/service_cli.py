@@ -1,9 +1,12 @@
 """`contract-sync run`: the sync service, headless, until SIGTERM or SIGINT.
 
-    contract-sync run [--api-url URL] [--api-key KEY] [--replica PATH] [--offline]
+    contract-sync run [--api-url URL] [--api-key-stdin] [--replica PATH] [--offline]
 
-URL and key also come from CONTRACTS_API_URL / CONTRACTS_API_KEY; the replica defaults to
-`platformdirs.user_data_dir("contract-desk")/replica.db`. State changes are logged on stderr.
+The URL also comes from CONTRACTS_API_URL. The key, first found: one line of standard input
+(`--api-key-stdin`), CONTRACTS_API_KEY, the login `contracts login` stored for that URL (OS
+keyring, or its 0600 file), `--api-key KEY` (last resort: a command line shows in `ps`).
+The replica defaults to `platformdirs.user_data_dir("contract-desk")/replica.db`. State
+changes are logged on stderr, every line through `core.redaction` (no key, at any level).
 
 Exit codes: 0 stopped by a signal; 1 the service failed (the server refused the key, the
 replica cannot be opened); 2 bad arguments. Errors are one line on stderr, never a traceback,
@@ -24,11 +27,13 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from core import redaction
+from core.key_options import ENV_KEY, add_key_options, key_from_stdin
+from sync.config import ConfigError, normalize_url, stored_key
 from sync.service import ConnectionState, SyncService
 
 APP_NAME = "contract-desk"
 ENV_URL = "CONTRACTS_API_URL"
-ENV_KEY = "CONTRACTS_API_KEY"
 log = logging.getLogger("contract-sync")
 
 
@@ -43,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="sync until SIGTERM or SIGINT")
     run.add_argument("--api-url", default=os.environ.get(ENV_URL), help=f"(or {ENV_URL})")
-    run.add_argument("--api-key", default=os.environ.get(ENV_KEY), help=f"(or {ENV_KEY})")
+    add_key_options(run, elsewhere=f"${ENV_KEY} or `contracts login` (OS keyring)")
     run.add_argument("--replica", type=Path, default=None, help="replica file")
     run.add_argument("--offline", action="store_true", help="open the replica, do not connect")
     run.add_argument("--no-heartbeats", action="store_true", help="do not follow heartbeats")
@@ -51,8 +56,20 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _key(args: argparse.Namespace) -> str | None:
+    """The key by the order of the module docstring (None: none found)."""
+    if args.api_key_stdin:
+        return key_from_stdin(sys.stdin)
+    found = os.environ.get(ENV_KEY) or None
+    if found is None and args.api_url:
+        with contextlib.suppress(ConfigError):
+            found = next((k for _, k in stored_key(normalize_url(args.api_url)) if k), None)
+    return found or args.api_key
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 on bad arguments
+    args.api_key = None if args.offline else _key(args)
     if not args.offline:
         missing = [
             name
@@ -60,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not value
         ]
         if missing:
-            return _fail(f"{' and '.join(missing)} required (or {ENV_URL} / {ENV_KEY})", 2)
+            return _fail(
+                f"{' and '.join(missing)} required (or {ENV_URL}; the key: --api-key-stdin, "
+                f"{ENV_KEY} or `contracts login`)",
+                2,
+            )
         if not str(args.api_url).startswith(("http://", "https://")):
             return _fail(f"--api-url must start with http:// or https://: {args.api_url!r}", 2)
     logging.basicConfig(
@@ -68,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    redaction.install()  # websockets logs handshake headers at debug level
     replica = args.replica or default_replica()
     service = SyncService(
         replica,

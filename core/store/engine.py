@@ -25,7 +25,9 @@ Prefer `run_write` / `run_read`: they are the fast path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
@@ -218,8 +220,22 @@ class AsyncUnitOfWork:
         return await self.conn.run_sync(lambda c: work(WriteUnitOfWork(c, self.dialect)))
 
 
+def create_private_file(url: str) -> None:
+    """Create the SQLite file of `url` with mode 0600 unless it exists (PostgreSQL: nothing)."""
+    target, dialect = async_url(url)
+    database = target.database
+    if dialect != "sqlite" or not database or database == ":memory:":
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def open_store(url: str, *, pool_size: int | None = None, migrate: bool = False) -> Store:
-    """Open the database at `url`; with `migrate=True` first upgrade its schema to head."""
+    """Open the database at `url`; with `migrate=True` first upgrade its schema to head.
+
+    A new SQLite file is created 0600 first (SQLite gives its -wal and -shm files the same
+    mode): contracts, questions and API key hashes are nobody else's to read."""
+    create_private_file(url)
     if migrate:
         from core.store.migrate import upgrade
 

@@ -17,7 +17,7 @@ from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
 from core.store.unit_of_work import Applied
 from server.context import ServerContext
-from server.deps import ActorDep, CtxDep, HumanDep
+from server.deps import ActorDep, AutoCompleteDep, CreatorDep, CtxDep, DeleterDep, EditorDep
 from server.responses import OrjsonResponse
 from server.routes.publishing import committed
 from server.schemas import (
@@ -61,7 +61,7 @@ def _filter(query: ContractListQuery, default_threshold: timedelta) -> ContractF
 
 
 @router.post("", status_code=201)
-async def create_contract(body: ContractCreate, ctx: CtxDep, actor: HumanDep) -> Json:
+async def create_contract(body: ContractCreate, ctx: CtxDep, actor: CreatorDep) -> Json:
     applied = await ctx.repo.create_contract(
         actor,
         body.name,
@@ -131,7 +131,7 @@ async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
 
 @router.patch("/{contract_id}")
 async def update_contract(
-    contract_id: str, body: ContractUpdate, ctx: CtxDep, actor: HumanDep
+    contract_id: str, body: ContractUpdate, ctx: CtxDep, actor: EditorDep
 ) -> Json:
     applied = await ctx.repo.update_contract(
         contract_id,
@@ -146,7 +146,7 @@ async def update_contract(
 
 
 @router.delete("/{contract_id}", status_code=204)
-async def delete_contract(contract_id: str, ctx: CtxDep, actor: HumanDep) -> Response:
+async def delete_contract(contract_id: str, ctx: CtxDep, actor: DeleterDep) -> Response:
     applied = await ctx.repo.delete_contract(contract_id, actor)
     committed(ctx, applied)
     return Response(status_code=204)
@@ -207,7 +207,7 @@ async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Js
 
 @router.put("/{contract_id}/auto-complete")
 async def set_auto_complete(
-    contract_id: str, body: AutoComplete, ctx: CtxDep, actor: HumanDep
+    contract_id: str, body: AutoComplete, ctx: CtxDep, actor: AutoCompleteDep
 ) -> Json:
     applied = await ctx.repo.set_auto_complete(contract_id, actor, body.enabled)
     committed(ctx, applied)

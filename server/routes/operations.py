@@ -1,10 +1,15 @@
-"""`/health` and `/metrics` (no `/api/v1` prefix, no key: for load balancers and Prometheus)."""
+"""`/health` and `/metrics` (no `/api/v1` prefix, no key: for load balancers and Prometheus).
+
+`[server] metrics_require_key = true` makes `/metrics` ask for a key like any route (its
+counts are aggregates over every owner; see SECURITY.md). `/health` never does: it says only
+whether the database answers.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
@@ -13,7 +18,7 @@ from core.store.aggregates import status_counts
 from core.store.schema import contracts
 from core.store.unit_of_work import ReadUnitOfWork
 from server.context import ServerContext
-from server.deps import CtxDep
+from server.deps import CtxDep, presented_key
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -48,6 +53,13 @@ async def _gauges(ctx: ServerContext) -> tuple[dict[str, int], int]:
 
 
 @router.get("/metrics")
-async def metrics(ctx: CtxDep) -> PlainTextResponse:
+async def metrics(request: Request, ctx: CtxDep) -> PlainTextResponse:
+    if ctx.settings.metrics_require_key:
+        await ctx.keys.authenticate(presented_key(request))  # 401 UNAUTHORIZED without one
     counts, stale = await _gauges(ctx)
-    return PlainTextResponse(ctx.metrics.render(counts, stale), media_type=PROMETHEUS_TYPE)
+    gauges = {
+        "api_key_cache_entries": ("API key lookups cached (bounded)", ctx.keys.cached),
+        "monitor_subscribers": ("Open monitor WebSocket subscriptions", ctx.hub.subscriber_count),
+    }
+    text_out = ctx.metrics.render(counts, stale, gauges)
+    return PlainTextResponse(text_out, media_type=PROMETHEUS_TYPE)

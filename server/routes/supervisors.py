@@ -14,7 +14,7 @@ from core.store import queries
 from core.store.supervision import HeartbeatBatch
 from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
-from server.deps import ActorDep, CtxDep, HumanDep
+from server.deps import ActorDep, CtxDep, RestarterDep
 from server.heartbeat_intake import parse_batch
 from server.routes.publishing import committed
 from server.schemas import HeartbeatBatchBody
@@ -109,7 +109,7 @@ async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
 
 
 @router.post("/contracts/{contract_id}/supervisor/restart", status_code=202)
-async def restart(contract_id: str, ctx: CtxDep, actor: HumanDep) -> JSONResponse:
+async def restart(contract_id: str, ctx: CtxDep, actor: RestarterDep) -> JSONResponse:
     applied = await ctx.repo.request_supervisor_restart(contract_id, actor)
     committed(ctx, applied)
     ctx.metrics.inc("supervisor_restarts_total")

@@ -10,6 +10,7 @@ import pytest
 from core.actors import SYSTEM, Actor, Role
 from core.errors import (
     ErrorCode,
+    Forbidden,
     InvalidTransition,
     PhaseGuardRequired,
     ValidationFailed,
@@ -122,8 +123,15 @@ def test_same_phase_is_refused() -> None:
 
 
 def test_guarded_feedback_requests_changes_even_with_deliverables_missing() -> None:
-    decision = decide(contract(completed_deliverables={}), SUPERVISOR, feedback="add tests")
+    decision = decide(contract(completed_deliverables={}), REVIEWER, feedback="add tests")
     assert decision == PhaseChangeDecision(K.CHANGES_REQUESTED, "execute", "plan")
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_a_supervisor_may_not_request_changes(guard: bool) -> None:
+    """Feedback is a reviewer's decision (core.permissions), guarded contract or not."""
+    with pytest.raises(Forbidden, match="request changes"):
+        decide(contract(phase_guard=guard), SUPERVISOR, feedback="add tests")
 
 
 def test_blank_feedback_is_no_feedback() -> None:

@@ -69,6 +69,7 @@ async def build_context(
 
 async def close_context(ctx: ServerContext) -> None:
     await ctx.hub.close()
+    ctx.keys.close()
     await ctx.store.close()
 
 

@@ -1,0 +1,36 @@
+"""Reviewer-only actions: the one table of what a supervisor key may not do.
+
+A supervisor is the automation driving a contract; the decisions about the contract are a
+human's. Every edge (routes, core use cases) asks `check_reviewer_action` with the action's
+row here, so the rule and its wording live in one place, and a test covers each row.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from core.actors import Actor, Role
+from core.errors import Forbidden
+
+
+class ReviewerAction(StrEnum):
+    """Each value completes "A supervisor key may not …"."""
+
+    CREATE_CONTRACT = "create contracts"
+    UPDATE_CONTRACT = "change a contract's name, description or settings"
+    DELETE_CONTRACT = "delete contracts"
+    SET_AUTO_COMPLETE = "turn auto-complete on or off"
+    RESTART_SUPERVISOR = "request a supervisor restart"
+    ANSWER_QUESTION = "answer questions"
+    REQUEST_CHANGES = "request changes (feedback on a phase change)"
+
+
+# Roles that may take every reviewer-only action (admin: everything a reviewer may).
+REVIEWER_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.REVIEWER})
+
+
+def check_reviewer_action(actor: Actor, action: ReviewerAction) -> None:
+    """Raise 403 FORBIDDEN unless `actor` is a reviewer or admin (the system acts freely)."""
+    if actor.role in REVIEWER_ROLES or actor.role is Role.SYSTEM:
+        return
+    raise Forbidden(f"A supervisor key may not {action}; that is a reviewer's decision")
