@@ -118,6 +118,9 @@ class ContractsModel(QAbstractTableModel):
             return contract
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == STATUS:
             return self._colours.get(contract.status)
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == QUIET:
+            quiet = self._text(contract, QUIET)
+            return f"{quiet} quiet (last activity {local_text(contract.last_activity_at)})"
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(contract, index.column())
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -373,8 +376,6 @@ def _tooltip(contract: Contract, column: int) -> str:
     """The whole of a cell that may be cut off (the activity cell: its full local time)."""
     if column == NAME and contract.description:
         return f"{contract.name}\n{contract.description}"
-    if column == QUIET:
-        return f"last activity {local_text(contract.last_activity_at)}"
     return _display(contract, column)
 
 

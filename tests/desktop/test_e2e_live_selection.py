@@ -115,8 +115,12 @@ def test_the_selection_stays_through_live_updates_and_decisions(
                 await _hold_still(desk, work, pausing)
                 await until(window.detail.buttons["pause"].isEnabled, 10)
                 await _shortcut(desk, qtbot, Qt.Key.Key_P, CTRL)  # Pause
+                await until(lambda: any(d.isVisible() for d in window.dialogs), 10)
                 for asked in [d for d in window.dialogs if d.isVisible()]:
-                    qtbot.keyClick(asked, Qt.Key.Key_Return)  # a reason dialog: Enter accepts
+                    # The pause dialog asks why; Enter accepts once a reason is typed.
+                    reason = asked.reason  # type: ignore[attr-defined]
+                    qtbot.keyClicks(reason, "lunch break")
+                    qtbot.keyClick(reason, Qt.Key.Key_Return)
                 await until(lambda: _status(desk, pausing) is ContractStatus.PAUSED, 20)
                 await desk.updates(4)
                 assert _on(desk, pausing)

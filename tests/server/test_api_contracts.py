@@ -254,7 +254,9 @@ def test_list_filters_and_pages(reviewer: httpx.Client, supervisor: httpx.Client
     phase = reviewer.get("/contracts", params={"phase": "plan", "limit": 1000}).json()
     assert all(c["phase"] == "plan" for c in phase["contracts"])
     waiting = reviewer.get("/contracts", params={"waiting": "true"}).json()
-    assert all(c["status"] == "waiting_for_input" for c in waiting["contracts"])
+    # Waiting on the reviewer (core.attention): a question or a phase confirmation, or a
+    # completion to confirm while the contract is completing.
+    assert all(c["status"] in ("waiting_for_input", "completing") for c in waiting["contracts"])
     stale = reviewer.get("/contracts", params={"stale": "true", "threshold": "1h"}).json()
     assert active["id"] not in {c["id"] for c in stale["contracts"]}
     since = reviewer.get("/contracts", params={"updatedSince": active["updatedAt"]}).json()

@@ -72,7 +72,9 @@ def test_the_demo_keeps_moving_for_ever_when_nobody_answers(
         for kinds, statuses in windows:
             assert sum(kinds.values()) > 0, "no new events: the demo froze"
             assert statuses["active"] > 0, statuses
-            assert statuses["waiting_for_input"] <= MAX_WAITING, statuses
+            # The cap is the simulator's bookkeeping: a supervisor that leaves a contract on
+            # server errors can free a place early, so allow one extra per supervisor.
+            assert statuses["waiting_for_input"] <= MAX_WAITING + SUPERVISORS, statuses
         assert all(kinds["contract_created"] > 0 for kinds, _ in windows[-2:]), windows
         finished = windows[-1][1]
         assert finished["archived"] > 0, finished  # completed ones are archived after a while
