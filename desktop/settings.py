@@ -66,7 +66,15 @@ class DeskPaths:
     def replica_file(self, server_url: str) -> Path:
         """One replica per server, so switching servers never mixes their rows."""
         name = "".join(ch if ch.isalnum() else "_" for ch in server_url)[:80] or "embedded"
-        return self.data / "replicas" / f"{name}.db"
+        return self.private_replicas() / f"{name}.db"
+
+    def private_replicas(self) -> Path:
+        """The desk's replica folder, user-only (0700) even when an older desk made it
+        0755: the replicas hold the owner's contracts, the drafts the reviewer's words."""
+        folder = self.data / "replicas"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        return folder
 
 
 class SettingsStore:

@@ -75,3 +75,12 @@ def test_cancel_reports_nothing(qtbot: QtBot) -> None:
     with qtbot.assertNotEmitted(dialog.settingsAccepted):
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert dialog.api_key.echoMode() == dialog.api_key.EchoMode.Password
+
+
+def test_an_older_desks_open_replica_folder_is_made_user_only(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "replicas"
+    folder.mkdir(parents=True, mode=0o755)
+    folder.chmod(0o755)  # as the first desks made it
+    replica = DeskPaths(tmp_path / "config", tmp_path / "data").replica_file("embedded")
+    assert replica.parent == folder
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
