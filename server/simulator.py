@@ -221,7 +221,7 @@ class SimulatedSupervisor:
     async def _create(self, kind: str, guarded: bool, role: Role, placeholder: str) -> Work | None:
         subject = self.rng.choice(_SUBJECTS)
         body = {
-            "name": f"{subject} #{self.rng.randint(100, 999)}",
+            "name": f"{subject} #{next(self.attention.numbers)}",
             "description": f"Simulated work driven by supervisor {self.index + 1}",
             "contractType": kind,
             "phaseGuard": guarded,

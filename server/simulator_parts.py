@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -40,6 +42,9 @@ class Attention:
     cap: int
     holders: set[str] = field(default_factory=set)
     opened: int = 0  # contracts opened so far (their number picks the first ones' roles)
+    # Shared by every supervisor, so no two demo contracts carry the same name: two rows
+    # named alike read as the same contract shown twice.
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(101))
 
     def claim(self, contract_id: str) -> bool:
         if contract_id in self.holders or len(self.holders) < self.cap:

@@ -12,7 +12,7 @@ from core.clock import utc
 from core.dashboard import StaleContractInfo, WaitingContractInfo
 from core.events import LoggedEvent
 from core.store.queries import SupervisorStatus
-from desktop.models.detail import event_actor, event_summary, when_text
+from desktop.models.detail import event_actor, event_summary
 from desktop.models.rows import Column, RowsModel
 from desktop.times import age_text, duration_text, local_text
 
@@ -29,18 +29,18 @@ class WaitingRow:
 
 
 def _waiting_since(row: WaitingRow) -> str:
-    since = row.info.waiting_since
-    return f"{when_text(since)} ({since_text(since, row.now)} ago)"
+    """How long it has waited, as an age; the full local time is the cell's tooltip."""
+    return f"{since_text(row.info.waiting_since, row.now)} ago"
 
 
 WAITING_COLUMNS: list[Column[WaitingRow]] = [
-    Column("Contract", lambda r: r.info.name),
+    Column("Contract", lambda r: r.info.name, tooltip=lambda r: r.info.name),
     Column("Waits for", lambda r: r.info.waiting_for.replace("_", " ")),
     Column(
         "Since",
-        lambda r: (
-            f"{when_text(r.info.waiting_since)} ({since_text(r.info.waiting_since, r.now)} ago)"
-        ),
+        _waiting_since,
+        sort=lambda r: utc(r.info.waiting_since).timestamp(),
+        tooltip=lambda r: local_text(r.info.waiting_since),
     ),
     Column("Question", lambda r: r.info.question or "", tooltip=lambda r: r.info.question or ""),
 ]
