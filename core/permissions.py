@@ -13,7 +13,7 @@ from core.actors import Actor, Role
 from core.errors import Forbidden
 
 
-class ReviewerAction(StrEnum):
+class ReviewerOnly(StrEnum):
     """Each value completes "A supervisor key may not …"."""
 
     CREATE_CONTRACT = "create contracts"
@@ -29,7 +29,7 @@ class ReviewerAction(StrEnum):
 REVIEWER_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.REVIEWER})
 
 
-def check_reviewer_action(actor: Actor, action: ReviewerAction) -> None:
+def check_reviewer_action(actor: Actor, action: ReviewerOnly) -> None:
     """Raise 403 FORBIDDEN unless `actor` is a reviewer or admin (the system acts freely)."""
     if actor.role in REVIEWER_ROLES or actor.role is Role.SYSTEM:
         return

@@ -20,7 +20,7 @@ from core.errors import (
     VersionConflict,
 )
 from core.model import Contract, Question, Task
-from core.permissions import ReviewerAction, check_reviewer_action
+from core.permissions import ReviewerOnly, check_reviewer_action
 from core.status import ContractStatus, allowed_targets
 
 # A phase can only move while the contract is still being worked on.
@@ -83,7 +83,7 @@ def decide_phase_change(
     """
     del tasks, questions
     if _has_text(request.feedback):
-        check_reviewer_action(actor, ReviewerAction.REQUEST_CHANGES)
+        check_reviewer_action(actor, ReviewerOnly.REQUEST_CHANGES)
     check_version(contract, request.expected_version)
     _check_open(contract)
     _check_target(contract, request.phase)

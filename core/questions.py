@@ -16,7 +16,7 @@ from core.errors import QuestionAlreadyAnswered, QuestionNotFound, ValidationFai
 from core.events import EventType
 from core.model import Contract, Question, QuestionStatus, QuestionType
 from core.outcome import Outcome
-from core.permissions import ReviewerAction, check_reviewer_action
+from core.permissions import ReviewerOnly, check_reviewer_action
 from core.status import ContractStatus
 from core.work import require_text
 
@@ -102,7 +102,7 @@ def answer_question(  # noqa: PLR0917 - the use-case signature shared with serve
     Trap: the contract goes back to `active` only when nothing else is pending — another
     question or a phase confirmation keeps it waiting, naming what it waits on.
     """
-    check_reviewer_action(actor, ReviewerAction.ANSWER_QUESTION)
+    check_reviewer_action(actor, ReviewerOnly.ANSWER_QUESTION)
     asked = _find_question(contract, questions, question_id)
     if not asked.is_pending:
         raise QuestionAlreadyAnswered(question_id, asked.status.value)

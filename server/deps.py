@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from core.actors import Actor, Role
 from core.errors import Forbidden
-from core.permissions import ReviewerAction, check_reviewer_action
+from core.permissions import ReviewerOnly, check_reviewer_action
 from server.auth import KEY_HEADER, key_from_headers
 from server.context import ServerContext
 
@@ -44,7 +44,7 @@ async def current_actor(request: Request, ctx: CtxDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def reviewer_for(action: ReviewerAction) -> Callable[[Actor], Awaitable[Actor]]:
+def reviewer_for(action: ReviewerOnly) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency: the actor, if core's reviewer-only table lets it take `action`."""
 
     async def reviewer(actor: ActorDep) -> Actor:
@@ -54,7 +54,7 @@ def reviewer_for(action: ReviewerAction) -> Callable[[Actor], Awaitable[Actor]]:
     return reviewer
 
 
-def _reviewer(action: ReviewerAction) -> Any:
+def _reviewer(action: ReviewerOnly) -> Any:
     return Annotated[Actor, Depends(reviewer_for(action))]
 
 
@@ -65,8 +65,8 @@ async def admin_actor(actor: ActorDep) -> Actor:
 
 
 AdminDep = Annotated[Actor, Depends(admin_actor)]
-CreatorDep = _reviewer(ReviewerAction.CREATE_CONTRACT)
-EditorDep = _reviewer(ReviewerAction.UPDATE_CONTRACT)
-DeleterDep = _reviewer(ReviewerAction.DELETE_CONTRACT)
-AutoCompleteDep = _reviewer(ReviewerAction.SET_AUTO_COMPLETE)
-RestarterDep = _reviewer(ReviewerAction.RESTART_SUPERVISOR)
+CreatorDep = _reviewer(ReviewerOnly.CREATE_CONTRACT)
+EditorDep = _reviewer(ReviewerOnly.UPDATE_CONTRACT)
+DeleterDep = _reviewer(ReviewerOnly.DELETE_CONTRACT)
+AutoCompleteDep = _reviewer(ReviewerOnly.SET_AUTO_COMPLETE)
+RestarterDep = _reviewer(ReviewerOnly.RESTART_SUPERVISOR)

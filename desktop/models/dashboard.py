@@ -30,7 +30,7 @@ class WaitingRow:
 
 def _waiting_since(row: WaitingRow) -> str:
     """How long it has waited, as an age; the full local time is the cell's tooltip."""
-    return f"{since_text(row.info.waiting_since, row.now)} ago"
+    return age_text(row.info.waiting_since, row.now)
 
 
 WAITING_COLUMNS: list[Column[WaitingRow]] = [

@@ -14,7 +14,7 @@ import orjson
 import pytest
 import websockets
 
-from core.permissions import ReviewerAction
+from core.permissions import ReviewerOnly
 from tests.server.conftest import Server, assert_error, cli, start_contract
 from tests.server.hardened import new_key, running_server
 
@@ -119,23 +119,23 @@ def _feedback(s: Server, c: dict[str, Any]) -> Request:
     )
 
 
-ROWS: dict[ReviewerAction, Callable[[Server, dict[str, Any]], Request]] = {
-    ReviewerAction.CREATE_CONTRACT: _create,
-    ReviewerAction.UPDATE_CONTRACT: _update,
-    ReviewerAction.DELETE_CONTRACT: _delete,
-    ReviewerAction.SET_AUTO_COMPLETE: _auto_complete,
-    ReviewerAction.RESTART_SUPERVISOR: _restart,
-    ReviewerAction.ANSWER_QUESTION: _answer,
-    ReviewerAction.REQUEST_CHANGES: _feedback,
+ROWS: dict[ReviewerOnly, Callable[[Server, dict[str, Any]], Request]] = {
+    ReviewerOnly.CREATE_CONTRACT: _create,
+    ReviewerOnly.UPDATE_CONTRACT: _update,
+    ReviewerOnly.DELETE_CONTRACT: _delete,
+    ReviewerOnly.SET_AUTO_COMPLETE: _auto_complete,
+    ReviewerOnly.RESTART_SUPERVISOR: _restart,
+    ReviewerOnly.ANSWER_QUESTION: _answer,
+    ReviewerOnly.REQUEST_CHANGES: _feedback,
 }
 
 
 def test_every_row_of_the_table_has_a_test() -> None:
-    assert set(ROWS) == set(ReviewerAction)
+    assert set(ROWS) == set(ReviewerOnly)
 
 
-@pytest.mark.parametrize("action", list(ReviewerAction), ids=lambda a: a.name.lower())
-def test_supervisor_key_may_not(server: Server, action: ReviewerAction) -> None:
+@pytest.mark.parametrize("action", list(ReviewerOnly), ids=lambda a: a.name.lower())
+def test_supervisor_key_may_not(server: Server, action: ReviewerOnly) -> None:
     contract = start_contract(
         server.client("reviewer"), server.client("supervisor"), phaseGuard=True
     )
