@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.actions import ReviewerAction, allows, statuses_allowing
+from core.api.base import wire_alias
 from core.config import ContractTimeoutConfig, format_duration
 from core.errors import ValidationFailed
 from core.model import Contract
@@ -45,8 +46,8 @@ class BatchAction(StrEnum):
     RESTART_SUPERVISOR = "restart_supervisor"
 
 
-def _field(raw: Mapping[str, Any], snake: str, camel: str) -> Any:
-    return raw[snake] if snake in raw else raw.get(camel)
+def _field(raw: Mapping[str, Any], snake: str) -> Any:
+    return raw[snake] if snake in raw else raw.get(wire_alias(snake))
 
 
 def _operation(value: Any) -> BatchOperation:
@@ -137,16 +138,14 @@ class BatchRequest:
             raise ValidationFailed("A batch request must be a JSON object")
         given = cls(
             operation=_operation(raw.get("operation")),
-            older_than_hours=_non_negative(
-                _field(raw, "older_than_hours", "olderThanHours"), "older_than_hours"
-            ),
-            status_filter=_statuses(_field(raw, "status_filter", "statusFilter")),
+            older_than_hours=_non_negative(_field(raw, "older_than_hours"), "older_than_hours"),
+            status_filter=_statuses(_field(raw, "status_filter")),
             reason=_reason(raw.get("reason")),
             stale_threshold_minutes=_non_negative(
-                _field(raw, "stale_threshold_minutes", "staleThresholdMinutes"),
+                _field(raw, "stale_threshold_minutes"),
                 "stale_threshold_minutes",
             ),
-            dry_run=_dry_run(_field(raw, "dry_run", "dryRun")),
+            dry_run=_dry_run(_field(raw, "dry_run")),
         )
         return _for_operation(given)
 
