@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from core.api.base import SnakeModel, WireTime
-from core.api.contracts import QuestionPublic
+from core.api.contracts import ContractPublic, QuestionPublic, TaskPublic
+from core.api.events import EventPublic
 from core.supervisor import RestorationAction
 
 
@@ -51,7 +52,7 @@ class HeartbeatHistoryPublic(SnakeModel):
 
 class RestorePublic(SnakeModel):
     action: RestorationAction
-    state: dict[str, Any] | None = Field(description="The saved SupervisorPersistentState.")
+    state: SupervisorStatePublic | None
     redeliver_questions: list[QuestionPublic]
     waiting_on_task_ids: list[str]
     problems: list[str]
@@ -65,3 +66,33 @@ class SupervisorSyncPublic(SnakeModel):
 class RestartRequested(SnakeModel):
     requested: bool
     event: dict[str, Any] | None = Field(description="The logged event (an event object).")
+
+
+class SupervisorStatePublic(SnakeModel):
+    """The specification's SupervisorPersistentState as saved (`PUT …/supervisor/state`)."""
+
+    state: str
+    phase: str
+    conversation_history: list[dict[str, Any]]
+    pending_questions: list[dict[str, Any]]
+    spawned_task_ids: list[str]
+    waiting_on_task_ids: list[str]
+    last_checkpoint: dict[str, Any] | None
+    current_activity: str
+    error: str | None
+    created_at: WireTime
+    updated_at: WireTime
+
+
+class ExportPublic(SnakeModel):
+    """`GET /contracts/{id}/export`: everything known about one contract."""
+
+    contract: ContractPublic
+    tasks: list[TaskPublic]
+    questions: list[QuestionPublic]
+    events: list[EventPublic]
+    supervisor: SupervisorStatePublic | None
+    heartbeats: list[HeartbeatEntryPublic]
+
+
+RestorePublic.model_rebuild()

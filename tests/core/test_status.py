@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from core.api.errors import http_status
 from core.actors import SYSTEM, Actor, Role
+from core.api.errors import http_status
 from core.errors import ErrorCode, Forbidden, InvalidTransition, ValidationFailed
 from core.status import (
     LEGACY_STATUSES,
