@@ -19,11 +19,12 @@ from typing import Any, Self
 
 import httpx
 
+from core.api.errors import ErrorCode
 from sync.errors import ApiError, ConnectionFailed
 
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({502, 503, 504})
-NOT_RETRIED_CODES = frozenset({"SUPERVISOR_DEAD"})
+NOT_RETRIED_CODES = frozenset({ErrorCode.SUPERVISOR_DEAD})
 BACKOFF_CAP = 5.0
 
 Params = Mapping[str, str | int | float | bool | None]
@@ -140,14 +141,16 @@ class ApiSession:
             return response.json()
         except ValueError:
             raise ApiError(
-                response.status_code, "BAD_RESPONSE", "the server's answer is not JSON"
+                response.status_code, ErrorCode.BAD_RESPONSE, "the server's answer is not JSON"
             ) from None
 
     async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON object answer (anything else is a BAD_RESPONSE ApiError)."""
         value = await self._json(method, path, **kwargs)
         if not isinstance(value, dict):
-            raise ApiError(200, "BAD_RESPONSE", f"expected a JSON object from {method} {path}")
+            raise ApiError(
+                200, ErrorCode.BAD_RESPONSE, f"expected a JSON object from {method} {path}"
+            )
         return value
 
 

@@ -87,9 +87,11 @@ async def _send_unversioned(client: ContractClient, entry: OutboxEntry) -> SentA
 
 def is_transient(error: ApiError) -> bool:
     """No verdict on the action itself: the key, a proxy or the server had a problem."""
-    if error.code in (ErrorCode.UNAUTHORIZED.value, "HTTP_408", "HTTP_429"):
+    if error.code is ErrorCode.UNAUTHORIZED:
         return True
-    return error.status >= 500 and error.code != ErrorCode.SUPERVISOR_DEAD.value
+    if error.code is ErrorCode.UNKNOWN and error.status in (408, 429):
+        return True  # a proxy's timeout or rate limit (not the API's body)
+    return error.status >= 500 and error.code is not ErrorCode.SUPERVISOR_DEAD
 
 
 async def current_contract(

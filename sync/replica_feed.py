@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from core.api.errors import ErrorCode
 from core.clock import Clock, SystemClock
 from core.events import EventType, LoggedEvent
 from core.store.rows import contract_values
@@ -274,7 +275,7 @@ class ReplicaFeed:
         try:
             status = await self.client.supervisor_status(contract_id)
         except ApiError as error:
-            if error.code != "SUPERVISOR_NOT_FOUND":
+            if error.code is not ErrorCode.SUPERVISOR_NOT_FOUND:
                 raise
             status = None
         history = await self.client.supervisor_heartbeats(contract_id, limit) if status else []

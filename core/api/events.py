@@ -8,9 +8,9 @@ and on contract-changing events `version` and `updated_at`) plus its type's payl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from core.actors import Role
 from core.api.base import CamelModel, SnakeModel, WireTime
@@ -50,17 +50,44 @@ class MonitorSubscription(SnakeModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    type: str | None = Field(default=None, pattern="^subscribe$")
-    contract_ids: list[str] | None = Field(default=None, max_length=10_000)
-    statuses: list[ContractStatus] | None = None
+    type: Literal["subscribe"] | None = None
+    contract_ids: list[Annotated[str, Field(min_length=1)]] | None = None
+    statuses: list[str] | None = None
     include_stale: bool | None = None
     include_heartbeats: bool | None = None
     after: int | None = Field(default=None, ge=0)
 
+    @field_validator("statuses")
+    @classmethod
+    def _known_statuses(cls, value: list[str] | None) -> list[str] | None:
+        """Statuses in any case ("Active"); an unknown one is refused by name."""
+        if value is None:
+            return None
+        known = {s.value for s in ContractStatus}
+        wanted = [v.strip().lower() for v in value]
+        unknown = [v for v, w in zip(value, wanted, strict=True) if w not in known]
+        if unknown:
+            raise ValueError(f"unknown status {unknown[0][:30]!r}")
+        return wanted
+
+    @classmethod
+    def of(cls, wanted: MonitorFilter, after: int | None) -> MonitorSubscription:
+        """The message a client sends for `wanted`, resuming after `after`."""
+        return cls(
+            contract_ids=sorted(wanted.contract_ids) if wanted.contract_ids is not None else None,
+            statuses=sorted(wanted.statuses) if wanted.statuses is not None else None,
+            include_stale=wanted.include_stale,
+            include_heartbeats=wanted.include_heartbeats,
+            after=after,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
     def to_filter(self) -> MonitorFilter:
         return MonitorFilter(
             contract_ids=frozenset(self.contract_ids) if self.contract_ids is not None else None,
-            statuses=frozenset(s.value for s in self.statuses) if self.statuses else None,
+            statuses=frozenset(self.statuses) if self.statuses else None,
             include_stale=True if self.include_stale is None else self.include_stale,
             include_heartbeats=bool(self.include_heartbeats),
             after=self.after,
