@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ErrorCode
-from sync.answers import answered_version
 from sync.client import ContractClient
 from sync.errors import ApiError
 from sync.outbox_entry import ActionKind, OutboxEntry
@@ -45,7 +44,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
         )
         return SentAnswer(answer.body, answer.version)
     if kind is ActionKind.CHANGE_STATUS:
-        body = await client.change_status(
+        moved = await client.change_status(
             cid,
             str(p["target_status"]),
             reason=p.get("reason"),
@@ -53,7 +52,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
             expected_version=expected,
             idempotency_key=key,
         )
-        return SentAnswer(body, answered_version(body))
+        return SentAnswer(moved.model_dump(mode="json"), moved.version)
     if kind is ActionKind.UPDATE_CONTRACT:
         contract = await client.update_contract(
             cid,

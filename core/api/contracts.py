@@ -229,10 +229,10 @@ class StatusChangeAnswer(CamelModel):
     """`POST /contracts/{id}/status`: `newStatus` may be `waiting_for_input` when the move
     landed on a contract that still waits on the reviewer."""
 
-    success: bool
+    success: bool = True
     previous_status: ContractStatus
     new_status: ContractStatus
-    rejection_reason: str | None
+    rejection_reason: str | None = None
     version: int | None = Field(default=None, description="The contract's version after it.")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.api.contracts import RequiresConfirmation
 from core.events import EventType
 from core.model import Contract, QuestionStatus, TaskStatus
 from core.status import ContractStatus, WaitingFor
@@ -64,7 +65,7 @@ async def expect_error(call: Any, status: int, code: str) -> ApiError:
 
 
 async def test_health(clients: Clients) -> None:
-    assert (await clients.reviewer.health())["status"] == "ok"
+    assert (await clients.reviewer.health()).status == "ok"
 
 
 async def test_unknown_key_is_unauthorized(sync_server: ServerProcess) -> None:
@@ -79,7 +80,7 @@ async def test_create_get_update_contract(clients: Clients) -> None:
     detail = await clients.reviewer.get_contract(made.id)
     assert detail.contract == made
     assert (detail.tasks, detail.pending_questions, detail.supervisor) == ([], [], None)
-    assert detail.readiness is not None and detail.readiness["phase"] == "research"
+    assert detail.readiness is not None and detail.readiness.phase == "research"
     updated = await clients.reviewer.update_contract(made.id, name="renamed", expected_version=1)
     assert (updated.name, updated.version, updated.description) == ("renamed", 2, "why")
     await expect_error(
@@ -147,7 +148,7 @@ async def test_list_contracts_filters_and_pages(clients: Clients) -> None:
 async def test_status_changes_and_errors(clients: Clients) -> None:
     contract = await clients.active()
     paused = await clients.reviewer.change_status(contract.id, "paused", reason="lunch")
-    assert paused["success"] is True and paused["newStatus"] == "paused"
+    assert paused.success is True and paused.new_status == "paused"
     error = await expect_error(
         clients.reviewer.change_status(contract.id, "completed"), 400, "INVALID_TRANSITION"
     )
@@ -158,7 +159,7 @@ async def test_status_changes_and_errors(clients: Clients) -> None:
         "VERSION_CONFLICT",
     )
     resumed = await clients.reviewer.change_status(contract.id, "active")
-    assert resumed["newStatus"] == "active"
+    assert resumed.new_status == "active"
     await expect_error(
         clients.reviewer.change_status(contract.id, "failed"), 400, "VALIDATION_FAILED"
     )
@@ -183,6 +184,8 @@ async def test_guarded_phase_change_confirmation_and_feedback(clients: Clients) 
     asked = await clients.supervisor.change_phase(contract.id, "execute")
     assert asked.kind == "requires_confirmation" and asked.contract is None
     assert asked.body["nextPhase"] == "execute"
+    assert isinstance(asked.answer, RequiresConfirmation)
+    assert asked.answer.next_phase == "execute"
     waiting = (await clients.reviewer.get_contract(contract.id)).contract
     assert waiting.waiting_for is WaitingFor.PHASE_CONFIRMATION
     await expect_error(
@@ -217,9 +220,9 @@ async def test_forced_unguarded_advance(clients: Clients) -> None:
 async def test_readiness_completion_auto_complete_deliverables(clients: Clients) -> None:
     contract = await clients.active()
     readiness = await clients.reviewer.phase_readiness(contract.id)
-    assert readiness["ready"] is False and readiness["missing"]
+    assert readiness.ready is False and readiness.missing
     completion = await clients.reviewer.check_completion(contract.id)
-    assert completion["ready"] is False
+    assert completion.ready is False
     off = await clients.reviewer.set_auto_complete(contract.id, False)
     assert off.auto_complete_enabled is False
     await expect_error(
@@ -359,8 +362,8 @@ async def test_events_and_contract_events_page(clients: Clients) -> None:
 async def test_export(clients: Clients) -> None:
     contract = await clients.active()
     exported = await clients.reviewer.export(contract.id)
-    assert exported["contract"]["id"] == contract.id
-    assert {"tasks", "questions", "events", "supervisor", "heartbeats"} <= set(exported)
+    assert exported.contract.id == contract.id
+    assert exported.events and exported.tasks  # the contract's history came typed
     await expect_error(clients.other.export(contract.id), 404, "CONTRACT_NOT_FOUND")
 
 
