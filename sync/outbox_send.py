@@ -80,8 +80,8 @@ async def _send_unversioned(client: ContractClient, entry: OutboxEntry) -> SentA
         await client.restart_supervisor(cid, idempotency_key=key)
         return SentAnswer({}, None)
     options = {k: v for k, v in p.items() if k != "operation"}
-    body = await client.batch(str(p["operation"]), idempotency_key=key, **options)
-    return SentAnswer(body, None)
+    done = await client.batch(str(p["operation"]), idempotency_key=key, **options)
+    return SentAnswer(done.model_dump(mode="json"), None)
 
 
 def is_transient(error: ApiError) -> bool:

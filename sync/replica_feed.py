@@ -279,7 +279,11 @@ class ReplicaFeed:
                 raise
             status = None
         history = await self.client.supervisor_heartbeats(contract_id, limit) if status else []
-        await self.replica.put_supervisor(contract_id, status, history)
+        await self.replica.put_supervisor(
+            contract_id,
+            status.model_dump(mode="json") if status else None,
+            [beat.model_dump(mode="json") for beat in history],
+        )
 
     async def close(self) -> None:
         """Finish applying what arrived; stop a pending refresh."""

@@ -38,14 +38,7 @@ ALLOWED: dict[str, str] = {
     # Supervisor-side calls: the specification's free-form objects (to be typed next).
     "ContractClient.send_heartbeat(heartbeat)": "a heartbeat as the supervisor built it",
     "ContractClient.send_heartbeats(heartbeats)": "a daemon's batch as built",
-    "ContractClient.supervisor_status(return)": "next: SupervisorStatusPublic",
-    "ContractClient.supervisor_heartbeats(return)": "next: HeartbeatHistoryPublic",
     "ContractClient.save_supervisor_state(state)": "the specification's free-form state",
-    "ContractClient.save_supervisor_state(return)": "next: SupervisorStatePublic",
-    "ContractClient.restore_supervisor(return)": "next: RestorePublic",
-    "ContractClient.sync_supervisor(return)": "next: SupervisorSyncPublic",
-    "ContractClient.batch(return)": "next: BatchResult (stored in the outbox as sent)",
-    "ContractClient.dashboard(return)": "next: DashboardPublic",
     "ContractClient.create_contract(phase_config)": (
         "a custom phase config: parse_phase_config checks it in core on the server"
     ),
