@@ -59,7 +59,7 @@ def status_after(event: LoggedEvent, before: str | None) -> str | None:
 
     Only a creation, a status change and a deletion move it; a deleted contract has none.
     """
-    payload = payload_of(event.type, event.payload)
+    payload = event.data
     if isinstance(payload, StatusChanged):
         return payload.new_status
     if isinstance(payload, ContractCreated):

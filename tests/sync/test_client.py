@@ -280,11 +280,11 @@ async def test_supervisor_heartbeats_status_and_sync(clients: Clients) -> None:
     )
     assert accepted == 1
     status = await clients.reviewer.supervisor_status(contract.id)
-    assert status["alive"] is True and status["task_id"] == task.id
+    assert status.alive is True and status.task_id == task.id
     history = await clients.reviewer.supervisor_heartbeats(contract.id, limit=5)
     assert 1 <= len(history) <= 2
     synced = await clients.reviewer.sync_supervisor(contract.id)
-    assert synced["synced"] is True
+    assert synced.synced is True
     await expect_error(
         clients.supervisor.send_heartbeat(contract.id, {"state": "working"}),
         400,
@@ -295,7 +295,7 @@ async def test_supervisor_heartbeats_status_and_sync(clients: Clients) -> None:
 async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
     contract = await clients.active()
     fresh = await clients.supervisor.restore_supervisor(contract.id)
-    assert fresh["action"] == "start_fresh"
+    assert fresh.action == "start_fresh"
     state = {
         "state": "working",
         "phase": "plan",
@@ -303,9 +303,9 @@ async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
         "updatedAt": "2026-01-01T00:00:00Z",
     }
     saved = await clients.supervisor.save_supervisor_state(contract.id, state)
-    assert saved["phase"] == "plan"
+    assert saved.phase == "plan"
     restored = await clients.supervisor.restore_supervisor(contract.id)
-    assert restored["action"] in ("resume", "from_checkpoint")
+    assert restored.action in ("resume", "from_checkpoint")
     await clients.reviewer.restart_supervisor(contract.id, idempotency_key=uuid.uuid4().hex)
     events = await clients.reviewer.contract_events(contract.id)
     assert EventType.SUPERVISOR_RESTART_REQUESTED in {e.type for e in events.events}
@@ -320,7 +320,7 @@ async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
 async def test_batch_dry_run_and_forbidden(clients: Clients) -> None:
     contract = await clients.active()
     dry = await clients.admin.batch("pause_all", reason="maintenance", dry_run=True)
-    assert dry["dry_run"] is True and contract.id in dry["affected_ids"]
+    assert dry.dry_run is True and contract.id in dry.affected_ids
     assert (
         await clients.reviewer.get_contract(contract.id)
     ).contract.status is ContractStatus.ACTIVE
@@ -332,7 +332,7 @@ async def test_batch_archive_old_runs(clients: Clients) -> None:
     contract = await clients.active()
     await clients.reviewer.change_status(contract.id, "failed", reason="x")
     result = await clients.admin.batch("archive_old", older_than_hours=0, status_filter=["failed"])
-    assert contract.id in result["affected_ids"] and result["dry_run"] is False
+    assert contract.id in result.affected_ids and result.dry_run is False
     archived = (await clients.reviewer.get_contract(contract.id)).contract
     assert archived.status is ContractStatus.ARCHIVED
 
@@ -340,8 +340,8 @@ async def test_batch_archive_old_runs(clients: Clients) -> None:
 async def test_dashboard(clients: Clients) -> None:
     await clients.active()
     board = await clients.reviewer.dashboard()
-    assert board["statusCounts"]["active"] >= 1
-    assert {"phaseCounts", "staleContracts", "waitingForInput", "recentEvents"} <= set(board)
+    assert board.status_counts["active"] >= 1
+    assert board.recent_events  # the contract's events, typed
 
 
 async def test_events_and_contract_events_page(clients: Clients) -> None:
