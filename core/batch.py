@@ -288,33 +288,3 @@ _PLANNERS: Mapping[BatchOperation, _Planner] = {
     BatchOperation.CLEANUP_ARCHIVED: _plan_cleanup,
     BatchOperation.RESTART_STALE: _plan_restart,
 }
-
-
-def batch_result(
-    plan: BatchPlan,
-    dry_run: bool,
-    applied_ids: Sequence[str] = (),
-    errors: Mapping[str, str] | None = None,
-    statuses: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The answer of `POST /contracts/batch`.
-
-    Dry run: affected = the planned items, errors = the skipped contracts. Real run:
-    affected = `applied_ids` (what really changed), errors = the skipped contracts followed
-    by `errors`, the per-item failures (contract id → message) met while applying.
-    `statuses` (beyond the specification's fields): each changed contract's status after
-    the run ("deleted" for a deleted one), so a client shows the result, not its old copy;
-    empty for a dry run.
-    """
-    affected = list(plan.affected_ids if dry_run else applied_ids)
-    failures = [{"contract_id": s.contract_id, "error": s.error} for s in plan.skipped]
-    if not dry_run:
-        failures += [{"contract_id": cid, "error": msg} for cid, msg in (errors or {}).items()]
-    return {
-        "operation": plan.operation.value,
-        "affected_count": len(affected),
-        "affected_ids": affected,
-        "errors": failures,
-        "dry_run": dry_run,
-        "statuses": {} if dry_run else dict(statuses or {}),
-    }

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from core.api.base import wire_alias
 from core.contract_change import status_effects, waiting_reason
 from core.events import EventType, LoggedEvent
 from core.model import (
@@ -291,13 +292,11 @@ def _deliverable(contract: Contract, phase: str, deliverable: Any) -> dict[str, 
     return {"completed_deliverables": merged}
 
 
+# The settings a `contract_updated` event may carry, under either spelling of the wire.
 _SETTINGS = {
-    "name": "name",
-    "description": "description",
-    "phase_guard": "phase_guard",
-    "phaseGuard": "phase_guard",
-    "auto_complete_enabled": "auto_complete_enabled",
-    "autoCompleteEnabled": "auto_complete_enabled",
+    spelling: name
+    for name in ("name", "description", "phase_guard", "auto_complete_enabled")
+    for spelling in (name, wire_alias(name))
 }
 
 

@@ -3,9 +3,12 @@ the specification shows; camelCase accepted in)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from pydantic import Field
 
 from core.api.base import MAX_TEXT, SnakeBody, SnakeModel
+from core.batch import BatchPlan
 
 
 class BatchBody(SnakeBody):
@@ -35,3 +38,36 @@ class BatchResult(SnakeModel):
         default_factory=dict,
         description="Each changed contract's status after the run ('deleted' when deleted).",
     )
+
+    @classmethod
+    def of(
+        cls,
+        plan: BatchPlan,
+        dry_run: bool,
+        applied_ids: Sequence[str] = (),
+        errors: Mapping[str, str] | None = None,
+        statuses: Mapping[str, str] | None = None,
+    ) -> BatchResult:
+        """The answer of a planned (and, unless `dry_run`, applied) batch.
+
+        Dry run: affected = the planned items, errors = the skipped contracts. Real run:
+        affected = `applied_ids` (what really changed), errors = the skipped contracts
+        followed by `errors`, the per-item failures (contract id → message) met while
+        applying. `statuses` (beyond the specification's fields): each changed contract's
+        status after the run ("deleted" for a deleted one), so a client shows the result,
+        not its old copy; empty for a dry run.
+        """
+        affected = list(plan.affected_ids if dry_run else applied_ids)
+        failures = [BatchFailure(contract_id=s.contract_id, error=s.error) for s in plan.skipped]
+        if not dry_run:
+            failures += [
+                BatchFailure(contract_id=cid, error=msg) for cid, msg in (errors or {}).items()
+            ]
+        return cls(
+            operation=plan.operation.value,
+            affected_count=len(affected),
+            affected_ids=affected,
+            errors=failures,
+            dry_run=dry_run,
+            statuses={} if dry_run else dict(statuses or {}),
+        )

@@ -21,7 +21,6 @@ from core.batch import (
     BatchItem,
     BatchOperation,
     BatchRequest,
-    batch_result,
     plan_batch,
 )
 from core.errors import DomainError
@@ -103,7 +102,8 @@ async def batch(body: BatchBody, ctx: CtxDep, actor: AdminDep) -> OrjsonResponse
     contracts = await _candidates(ctx, actor.owner, request.operation)
     plan = plan_batch(request, contracts, ctx.clock.now(), ctx.config)
     if request.dry_run:
-        return OrjsonResponse(batch_result(plan, True))
+        return OrjsonResponse(BatchResult.of(plan, True).model_dump(mode="json"))
     ctx.metrics.inc("batch_operations_total", operation=request.operation.value)
     done, errors = await _run(ctx, actor, plan.items, request)
-    return OrjsonResponse(batch_result(plan, False, list(done), errors, done))
+    result = BatchResult.of(plan, False, list(done), errors, done)
+    return OrjsonResponse(result.model_dump(mode="json"))
