@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.actions import ReviewerAction, allows, statuses_allowing
+from core.api.base import wire_alias
 from core.config import ContractTimeoutConfig, format_duration
 from core.errors import ValidationFailed
 from core.model import Contract
@@ -45,8 +46,8 @@ class BatchAction(StrEnum):
     RESTART_SUPERVISOR = "restart_supervisor"
 
 
-def _field(raw: Mapping[str, Any], snake: str, camel: str) -> Any:
-    return raw[snake] if snake in raw else raw.get(camel)
+def _field(raw: Mapping[str, Any], snake: str) -> Any:
+    return raw[snake] if snake in raw else raw.get(wire_alias(snake))
 
 
 def _operation(value: Any) -> BatchOperation:
@@ -137,16 +138,14 @@ class BatchRequest:
             raise ValidationFailed("A batch request must be a JSON object")
         given = cls(
             operation=_operation(raw.get("operation")),
-            older_than_hours=_non_negative(
-                _field(raw, "older_than_hours", "olderThanHours"), "older_than_hours"
-            ),
-            status_filter=_statuses(_field(raw, "status_filter", "statusFilter")),
+            older_than_hours=_non_negative(_field(raw, "older_than_hours"), "older_than_hours"),
+            status_filter=_statuses(_field(raw, "status_filter")),
             reason=_reason(raw.get("reason")),
             stale_threshold_minutes=_non_negative(
-                _field(raw, "stale_threshold_minutes", "staleThresholdMinutes"),
+                _field(raw, "stale_threshold_minutes"),
                 "stale_threshold_minutes",
             ),
-            dry_run=_dry_run(_field(raw, "dry_run", "dryRun")),
+            dry_run=_dry_run(_field(raw, "dry_run")),
         )
         return _for_operation(given)
 
@@ -289,33 +288,3 @@ _PLANNERS: Mapping[BatchOperation, _Planner] = {
     BatchOperation.CLEANUP_ARCHIVED: _plan_cleanup,
     BatchOperation.RESTART_STALE: _plan_restart,
 }
-
-
-def batch_result(
-    plan: BatchPlan,
-    dry_run: bool,
-    applied_ids: Sequence[str] = (),
-    errors: Mapping[str, str] | None = None,
-    statuses: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The answer of `POST /contracts/batch`.
-
-    Dry run: affected = the planned items, errors = the skipped contracts. Real run:
-    affected = `applied_ids` (what really changed), errors = the skipped contracts followed
-    by `errors`, the per-item failures (contract id → message) met while applying.
-    `statuses` (beyond the specification's fields): each changed contract's status after
-    the run ("deleted" for a deleted one), so a client shows the result, not its old copy;
-    empty for a dry run.
-    """
-    affected = list(plan.affected_ids if dry_run else applied_ids)
-    failures = [{"contract_id": s.contract_id, "error": s.error} for s in plan.skipped]
-    if not dry_run:
-        failures += [{"contract_id": cid, "error": msg} for cid, msg in (errors or {}).items()]
-    return {
-        "operation": plan.operation.value,
-        "affected_count": len(affected),
-        "affected_ids": affected,
-        "errors": failures,
-        "dry_run": dry_run,
-        "statuses": {} if dry_run else dict(statuses or {}),
-    }

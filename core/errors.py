@@ -1,50 +1,36 @@
 """Domain errors: one exception type per API error code.
 
-Every error carries the wire `code`, a human `message` and optional `details`, so the
-server maps any of them to the API's error body in one place and the client can rebuild
-the same type from a response.
+Every error carries the wire `code`, a human `message` and optional `details`; the server
+maps any of them to the API's error body and HTTP status in one place (`core.api.errors`,
+`server.errors`), so no use case knows about HTTP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from typing import Any
 
+from core.api.errors import ErrorCode
 
-class ErrorCode(StrEnum):
-    CONTRACT_NOT_FOUND = "CONTRACT_NOT_FOUND"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    VERSION_CONFLICT = "VERSION_CONFLICT"
-    PHASE_GUARD_REQUIRED = "PHASE_GUARD_REQUIRED"
-    INVALID_DELIVERABLE = "INVALID_DELIVERABLE"
-    SUPERVISOR_NOT_FOUND = "SUPERVISOR_NOT_FOUND"
-    SUPERVISOR_DEAD = "SUPERVISOR_DEAD"
-    VALIDATION_FAILED = "VALIDATION_FAILED"
-    QUESTION_NOT_FOUND = "QUESTION_NOT_FOUND"
-    QUESTION_ALREADY_ANSWERED = "QUESTION_ALREADY_ANSWERED"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    UNAUTHORIZED = "UNAUTHORIZED"
-    FORBIDDEN = "FORBIDDEN"
-    TASK_NOT_FOUND = "TASK_NOT_FOUND"
-
-
-HTTP_STATUS: Mapping[ErrorCode, int] = {
-    ErrorCode.CONTRACT_NOT_FOUND: 404,
-    ErrorCode.INVALID_TRANSITION: 400,
-    ErrorCode.VERSION_CONFLICT: 409,
-    ErrorCode.PHASE_GUARD_REQUIRED: 409,
-    ErrorCode.INVALID_DELIVERABLE: 400,
-    ErrorCode.SUPERVISOR_NOT_FOUND: 404,
-    ErrorCode.SUPERVISOR_DEAD: 503,
-    ErrorCode.VALIDATION_FAILED: 400,
-    ErrorCode.QUESTION_NOT_FOUND: 404,
-    ErrorCode.QUESTION_ALREADY_ANSWERED: 409,
-    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
-    ErrorCode.UNAUTHORIZED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.TASK_NOT_FOUND: 404,
-}
+# ErrorCode is re-exported: the codes belong to the errors, most callers import both here.
+__all__ = [
+    "ContractNotFound",
+    "DomainError",
+    "ErrorCode",
+    "Forbidden",
+    "IdempotencyKeyReused",
+    "InvalidDeliverable",
+    "InvalidTransition",
+    "PhaseGuardRequired",
+    "QuestionAlreadyAnswered",
+    "QuestionNotFound",
+    "SupervisorDead",
+    "SupervisorNotFound",
+    "TaskNotFound",
+    "Unauthorized",
+    "ValidationFailed",
+    "VersionConflict",
+]
 
 
 class DomainError(Exception):
@@ -56,16 +42,6 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
-
-    @property
-    def http_status(self) -> int:
-        return HTTP_STATUS[self.code]
-
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": str(self.code), "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
 
 
 class ContractNotFound(DomainError):

@@ -2,6 +2,11 @@
 
 A decision returns `NewEvent`s (type, contract, payload); the store gives each a `seq`, a
 time and the actor when it appends them in the same transaction as the change.
+
+Both are generic over their typed payload (`core.event_payloads`): `event_of(cid,
+PhaseChanged(...))` is a `NewEvent[PhaseChanged]`, and `event.data` reads the payload as its
+type (a `RawPayload` for a type or shape this version does not know). `payload` stays the
+flat wire form the log stores and API.md shows.
 """
 
 from __future__ import annotations
@@ -10,10 +15,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, cast
+
+from typing_extensions import TypeVar
 
 from core.actors import Actor
 from core.clock import iso
+
+if TYPE_CHECKING:
+    from core.event_payloads import EventPayload, StatusChanged
+
+# The payload type of an event; unsaid, any payload (an event read from the log).
+# Covariant: a NewEvent[StatusChanged] is a NewEvent (of any payload), never the reverse.
+P_co = TypeVar("P_co", bound="EventPayload", default="EventPayload", covariant=True)
+Q = TypeVar("Q", bound="EventPayload")
 
 
 class EventType(StrEnum):
@@ -55,17 +70,28 @@ IMPORTANT_EVENTS = frozenset(
 )
 
 
+def _typed(event_type: EventType, payload: Mapping[str, Any]) -> Any:
+    from core.event_payloads import payload_of  # late: that module imports this one
+
+    return payload_of(event_type, payload)
+
+
 @dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(Generic[P_co]):
     """An event a decision wants appended; it has no seq until the store writes it."""
 
     type: EventType
     contract_id: str
     payload: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def data(self) -> P_co:
+        """The payload as its type (RawPayload when it does not fit one)."""
+        return cast(P_co, _typed(self.type, self.payload))
+
 
 @dataclass(frozen=True, slots=True)
-class LoggedEvent:
+class LoggedEvent(Generic[P_co]):
     """An event as stored in the log (or a transient heartbeat, with `seq` None)."""
 
     seq: int | None
@@ -75,6 +101,11 @@ class LoggedEvent:
     actor: Actor
     payload: Mapping[str, Any] = field(default_factory=dict)
     owner: str | None = None  # the contract's owner, for scoping; never on the wire
+
+    @property
+    def data(self) -> P_co:
+        """The payload as its type (RawPayload when it does not fit one)."""
+        return cast(P_co, _typed(self.type, self.payload))
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -88,12 +119,19 @@ class LoggedEvent:
         return wire
 
 
-def status_changed(contract_id: str, old: str, new: str, reason: str | None = None) -> NewEvent:
-    return NewEvent(
-        EventType.STATUS_CHANGED,
-        contract_id,
-        {"old_status": old, "new_status": new, "reason": reason},
-    )
+def event_of(contract_id: str, payload: Q) -> NewEvent[Q]:
+    """The event of a typed payload (its type is the payload's KIND)."""
+    if payload.KIND is None:
+        raise ValueError(f"{type(payload).__name__} names no event type")
+    return NewEvent(payload.KIND, contract_id, payload.to_wire())
+
+
+def status_changed(
+    contract_id: str, old: str, new: str, reason: str | None = None
+) -> NewEvent[StatusChanged]:
+    from core.event_payloads import StatusChanged  # late: that module imports this one
+
+    return event_of(contract_id, StatusChanged(old, new, reason))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,13 @@ from core.contract_change import ContractChange
 from core.errors import InvalidTransition, SupervisorNotFound, ValidationFailed
 from core.events import EventType, NewEvent
 from core.model import Contract, PendingPhaseConfirmation, Question, Task, TaskStatus
-from core.outcome import Outcome
+from core.outcome import (
+    ConfirmationRequested,
+    DeliverableProgress,
+    FeedbackRecorded,
+    Outcome,
+    StatusMoved,
+)
 from core.phase_change import (
     PhaseChangeKind,
     PhaseChangeRequest,
@@ -51,7 +57,7 @@ __all__ = [
     "ask_question",
     "change_phase",
     "change_status",
-    "confirmation_response",
+    "confirmation_request",
     "create_contract",
     "create_task",
     "delete_contract",
@@ -66,7 +72,6 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 200
-CONFIRMATION_MESSAGE = "Phase guard is enabled. User confirmation required."
 
 
 def create_contract(  # noqa: PLR0917 - the use-case signature shared with server/
@@ -207,13 +212,7 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
     change = ContractChange(contract)
     change.move(target, now, questions, reason, blocker)
     change.await_pending_input(now, questions)
-    response = {
-        "success": True,
-        "previousStatus": contract.status.value,
-        "newStatus": change.contract.status.value,
-        "rejectionReason": None,
-    }
-    return change.outcome(now, response=response)
+    return change.outcome(now, decision=StatusMoved(contract.status, change.contract.status))
 
 
 def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
@@ -227,20 +226,19 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
 ) -> Outcome:
     """Answer `POST /contracts/{id}/phase` (see `decide_phase_change` for the refusals).
 
-    `response` is the `requires_confirmation` or `changes_requested` body, or None when the
-    phase moved (the route then returns the Contract).
+    `decision` is ConfirmationRequested or FeedbackRecorded, or None when the phase moved
+    (the answer is then the Contract).
     """
     decision = decide_phase_change(contract, tasks, questions, request, actor)
     change = ContractChange(contract)
     if decision.kind is PhaseChangeKind.REQUIRES_CONFIRMATION:
         pending = _await_confirmation(change, questions, decision.target_phase, now, transition_id)
-        return change.outcome(now, response=confirmation_response(contract, tasks, pending))
+        return change.outcome(now, decision=confirmation_request(contract, tasks, pending))
     change.set(pending_confirmation=None)
     if decision.kind is PhaseChangeKind.CHANGES_REQUESTED:
         change.emit(EventType.CHANGES_REQUESTED, feedback=request.feedback)
         change.settle_waiting(now, questions)
-        response = {"status": "changes_requested", "feedback": request.feedback}
-        return change.outcome(now, response=response)
+        return change.outcome(now, decision=FeedbackRecorded(request.feedback or ""))
     change.set(phase=decision.target_phase)
     change.touch(now)
     change.emit(
@@ -278,30 +276,26 @@ def _await_confirmation(
     return pending
 
 
-def confirmation_response(
+def confirmation_request(
     contract: Contract, tasks: Sequence[Task], pending: PendingPhaseConfirmation
-) -> dict[str, Any]:
-    """The `requires_confirmation` body: the current phase's deliverables and tasks."""
+) -> ConfirmationRequested:
+    """What the reviewer is asked to confirm: the current phase's deliverables and tasks."""
     done = set(contract.completed_in(contract.phase))
     defs = contract.phase_config.deliverables_for(contract.phase)
-    deliverables = [{"id": d.id, "name": d.name, "completed": d.id in done} for d in defs]
-    work = [t for t in tasks if not t.is_supervisor]
+    work = tuple(t for t in tasks if not t.is_supervisor)
     finished = sum(1 for t in work if t.status is TaskStatus.DONE)
     summary = (
         f"Phase '{contract.phase}' deliverables: {sum(1 for d in defs if d.id in done)} of "
         f"{len(defs)} complete, {finished} tasks completed."
     )
-    return {
-        "status": "requires_confirmation",
-        "transitionId": pending.transition_id,
-        "currentPhase": contract.phase,
-        "nextPhase": pending.next_phase,
-        "deliverablesSummary": summary,
-        "deliverables": deliverables,
-        "phaseTasks": [t.to_wire() for t in work],
-        "requiresConfirmation": True,
-        "message": CONFIRMATION_MESSAGE,
-    }
+    return ConfirmationRequested(
+        transition_id=pending.transition_id,
+        current_phase=contract.phase,
+        next_phase=pending.next_phase,
+        summary=summary,
+        deliverables=tuple(DeliverableProgress(d.id, d.name, d.id in done) for d in defs),
+        phase_tasks=work,
+    )
 
 
 def request_supervisor_restart(contract: Contract, now: datetime, actor: Actor) -> Outcome:

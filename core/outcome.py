@@ -2,6 +2,10 @@
 
 Core functions return an `Outcome`; the store writes it in one transaction (contract row
 with an optimistic version check, changed tasks and questions, events appended with `seq`).
+
+When the answer is more than the contract itself, `decision` says what was decided as a
+typed value (`StatusMoved`, `ConfirmationRequested`, `FeedbackRecorded`); the route maps it
+to its wire model (`core.api.answers`). No use case builds a response body.
 """
 
 from __future__ import annotations
@@ -12,6 +16,48 @@ from typing import Any
 
 from core.events import NewEvent
 from core.model import Contract, Question, Task
+from core.status import ContractStatus
+
+CONFIRMATION_MESSAGE = "Phase guard is enabled. User confirmation required."
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMoved:
+    """A status change was applied: `new` may be `waiting_for_input` when the contract,
+    made active, still waits on the reviewer."""
+
+    previous: ContractStatus
+    new: ContractStatus
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverableProgress:
+    id: str
+    name: str
+    completed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRequested:
+    """A guarded phase advance waits for a reviewer: what the reviewer is asked to confirm."""
+
+    transition_id: str
+    current_phase: str
+    next_phase: str
+    summary: str
+    deliverables: tuple[DeliverableProgress, ...]
+    phase_tasks: tuple[Task, ...]
+    message: str = CONFIRMATION_MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecorded:
+    """A reviewer asked for changes instead of confirming; the contract works on."""
+
+    feedback: str
+
+
+Decision = StatusMoved | ConfirmationRequested | FeedbackRecorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +66,8 @@ class Outcome:
     events: tuple[NewEvent, ...] = ()
     tasks: tuple[Task, ...] = ()  # tasks created or changed
     questions: tuple[Question, ...] = ()  # questions created or changed
-    # The answer body a route returns when it is not the Contract itself
-    # (e.g. `requires_confirmation`, `changes_requested`, the status-change answer).
-    response: Mapping[str, Any] | None = None
+    # What was decided when the answer is not the Contract itself (None: the Contract).
+    decision: Decision | None = None
     previous_version: int | None = None  # the version read before the change (None: created)
     deleted: bool = False  # the contract row is to be deleted (events are kept)
     activity_only: bool = False  # only last_activity_at / stale marker moved: no version bump

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.api.base import wire_alias
 from core.errors import InvalidDeliverable, ValidationFailed
 
 
@@ -161,7 +162,7 @@ def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
     ids = [p.id for p in phases]
     if len(set(ids)) != len(ids):
         raise ValidationFailed(f"phaseConfig.phases has duplicate ids: {', '.join(ids)}")
-    default = raw.get("defaultPhase", raw.get("default_phase", ids[0]))
+    default = raw.get(wire_alias("default_phase"), raw.get("default_phase", ids[0]))
     if not isinstance(default, str) or default not in ids:
         raise ValidationFailed(f"phaseConfig.defaultPhase must be one of: {', '.join(ids)}")
     return PhaseConfig(phases, default, _parse_deliverables(raw.get("deliverables") or {}, ids))

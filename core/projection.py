@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from core.api.base import wire_alias
 from core.clock import parse_iso
 from core.contract_change import status_effects
 from core.event_payloads import (
@@ -66,7 +67,7 @@ def status_after(event: LoggedEvent, before: str | None) -> str | None:
 
     Only a creation, a status change and a deletion move it; a deleted contract has none.
     """
-    payload = payload_of(event.type, event.payload)
+    payload = event.data
     if isinstance(payload, StatusChanged):
         return payload.new_status
     if isinstance(payload, ContractCreated):
@@ -292,13 +293,11 @@ def _deliverable(contract: Contract, phase: str, deliverable: Any) -> dict[str, 
     return {"completed_deliverables": merged}
 
 
+# The settings a `contract_updated` event may carry, under either spelling of the wire.
 _SETTINGS = {
-    "name": "name",
-    "description": "description",
-    "phase_guard": "phase_guard",
-    "phaseGuard": "phase_guard",
-    "auto_complete_enabled": "auto_complete_enabled",
-    "autoCompleteEnabled": "auto_complete_enabled",
+    spelling: name
+    for name in ("name", "description", "phase_guard", "auto_complete_enabled")
+    for spelling in (name, wire_alias(name))
 }
 
 

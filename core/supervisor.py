@@ -8,7 +8,6 @@ checkpoint, or start fresh.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from pydantic.alias_generators import to_camel
 
+from core.api.base import wire_alias
 from core.clock import iso, parse_iso, utc
 from core.errors import InvalidTransition, ValidationFailed
 from core.model import Contract, Question, Task
@@ -84,15 +83,9 @@ def check_supervisor_move(old: SupervisorState, new: SupervisorState) -> None:
     raise InvalidSupervisorMove(old, new, allowed)
 
 
-@functools.cache
-def _camel(snake: str) -> str:
-    # Cached: heartbeats arrive by the thousand per second and to_camel is a regex.
-    return to_camel(snake)
-
-
 def _field(raw: Mapping[str, Any], snake: str) -> Any:
     """A body field under its snake_case or camelCase key (snake_case wins if both)."""
-    return raw[snake] if snake in raw else raw.get(_camel(snake))
+    return raw[snake] if snake in raw else raw.get(wire_alias(snake))
 
 
 # The store's column widths (ids are UUIDs; phase ids as in a phase config): checked here so
@@ -238,7 +231,7 @@ class SupervisorPersistentState(BaseModel):
     """
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, frozen=True
+        alias_generator=wire_alias, validate_by_name=True, validate_by_alias=True, frozen=True
     )
 
     state: SupervisorState

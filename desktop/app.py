@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import redaction
+from core.api.errors import ErrorCode
 from desktop.display import display_problem
 from desktop.settings import DeskPaths, DeskSettings, KeyStore, SettingsStore
+from sync.errors import ApiError
 
 LAUNCHED = time.monotonic()  # the first module `contract-desk` imports: about the launch
 
@@ -246,8 +248,8 @@ class Desk:
 
     def _sync_error(self, error: Any) -> None:
         """A refusal retrying cannot fix is shown; connection failures are the status bar's."""
-        code = str(getattr(error, "code", ""))
-        if code in ("UNAUTHORIZED", "FORBIDDEN"):
+        refused = (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN)
+        if isinstance(error, ApiError) and error.code in refused:
             self._banner("The server refused the API key: enter another in Settings (Ctrl+,).")
 
     def _banner(self, text: str) -> None:

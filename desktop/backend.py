@@ -74,7 +74,8 @@ class ServiceBackend:
         if client is None:
             raise ConnectionFailed("A batch preview needs the server: the desk is offline")
         options = {k: params[k] for k in BATCH_OPTIONS if params.get(k) is not None}
-        return await client.batch(str(params["operation"]), dry_run=True, **options)
+        preview = await client.batch(str(params["operation"]), dry_run=True, **options)
+        return preview.model_dump(mode="json")
 
     async def server_config(self) -> ContractTimeoutConfig:
         client = self.service.client

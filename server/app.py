@@ -29,7 +29,7 @@ from core.store.unit_of_work import ReadUnitOfWork
 from server import connection_guard, monitor
 from server.auth import KeyRing
 from server.context import ServerContext
-from server.errors import install_error_handlers
+from server.errors import ERROR_RESPONSES, install_error_handlers
 from server.heartbeat_intake import HeartbeatFastPath
 from server.heartbeats import HeartbeatWriter
 from server.hub import EventHub
@@ -151,6 +151,7 @@ def create_app(
         title="Contract Desk server",
         version="1",
         lifespan=_lifespan(context_factory),
+        responses=ERROR_RESPONSES,
     )
     if ctx is not None:
         app.state.ctx = ctx

@@ -27,6 +27,7 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from core.api.errors import ErrorBody, ErrorCode
 from core.config import ServerSettings
 from server.request_guard import Receive, Scope, Send, send_error
 
@@ -66,7 +67,7 @@ def configure(settings: ServerSettings) -> int:
     return _max_connections
 
 
-BUSY_CODE = "SERVICE_UNAVAILABLE"
+BUSY_CODE = ErrorCode.SERVICE_UNAVAILABLE
 BUSY_MESSAGE = "The server is at its connection limit; retry shortly"
 
 
@@ -76,7 +77,7 @@ async def unavailable(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _raw_unavailable() -> bytes:
-    body = orjson.dumps({"code": BUSY_CODE, "message": BUSY_MESSAGE})
+    body = orjson.dumps(ErrorBody.of(BUSY_CODE, BUSY_MESSAGE, None).to_wire())
     head = (
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
         b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"

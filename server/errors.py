@@ -9,42 +9,54 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.api.errors import CODE_OF_STATUS, ErrorBody, ErrorCode, http_status
 from core.errors import DomainError
 from server.responses import OrjsonResponse
 
 log = logging.getLogger(__name__)
 
-
-_HTTP_CODES = {
-    400: "VALIDATION_FAILED",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+# Declared on every route (FastAPI(responses=...)): every 4xx/5xx answer is an ErrorBody.
+# Errors are JSON even on a route whose answer is not (`/metrics`): named explicitly.
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": ErrorBody,
+        "description": "Refused: the API's error body",
+        "content": _ERROR_JSON,
+    },
+    "5XX": {
+        "model": ErrorBody,
+        "description": "Failed or unavailable: the API's error body",
+        "content": _ERROR_JSON,
+    },
 }
 
 
+def domain_error_answer(error: DomainError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and the wire body of a domain error (one mapping for every layer)."""
+    return http_status(error.code), ErrorBody.of(error.code, error.message, error.details).to_wire()
+
+
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int, code: ErrorCode, message: str, details: dict[str, Any] | None = None
 ) -> OrjsonResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return OrjsonResponse(body, status_code=status)
+    return OrjsonResponse(ErrorBody.of(code, message, details).to_wire(), status_code=status)
 
 
 async def _domain_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, DomainError)
-    return OrjsonResponse(exc.to_body(), status_code=exc.http_status)
+    status, body = domain_error_answer(exc)
+    return OrjsonResponse(body, status_code=status)
 
 
 async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [_describe(err) for err in exc.errors()]
     return error_response(
-        400, "VALIDATION_FAILED", "; ".join(problems) or "Invalid request", {"errors": problems}
+        400,
+        ErrorCode.VALIDATION_FAILED,
+        "; ".join(problems) or "Invalid request",
+        {"errors": problems},
     )
 
 
@@ -55,13 +67,15 @@ def _describe(err: Any) -> str:
 
 async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    code = CODE_OF_STATUS.get(exc.status_code, ErrorCode.HTTP_ERROR)
     return error_response(exc.status_code, code, str(exc.detail))
 
 
 async def _unexpected(_: Request, exc: Exception) -> OrjsonResponse:
     log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "INTERNAL_ERROR", "The server failed; the change was not applied")
+    return error_response(
+        500, ErrorCode.INTERNAL_ERROR, "The server failed; the change was not applied"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ import orjson
 from core.errors import ContractNotFound, DomainError, ValidationFailed
 from core.supervisor import Heartbeat
 from server.auth import KEY_HEADER, key_from_headers
+from server.errors import domain_error_answer
 from server.request_guard import ASGIApp, Receive, Scope, Send, read_body
 
 MAX_BATCH = 10_000
@@ -87,7 +88,7 @@ class HeartbeatFastPath:
         try:
             status, answer = 202, await self._accept(scope, receive, match)
         except DomainError as error:
-            status, answer = error.http_status, error.to_body()
+            status, answer = domain_error_answer(error)
         body = orjson.dumps(answer)
         headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -28,11 +28,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from starlette.requests import Request
 
 from core.actors import Actor
+from core.api.errors import ErrorBody, ErrorCode
 from core.errors import DomainError, IdempotencyKeyReused
 from core.store.schema import idempotency_records
 from core.store.unit_of_work import ReadUnitOfWork, WriteUnitOfWork
 from server.context import ServerContext
 from server.deps import presented_key
+from server.errors import domain_error_answer
 from server.request_guard import ASGIApp, Message, Receive, Scope, Send, read_body, replay
 
 HEADER = b"idempotency-key"
@@ -133,7 +135,8 @@ async def _send_json(send: Send, status: int, body: bytes, replayed: bool = Fals
 
 
 async def _send_error(send: Send, error: DomainError) -> None:
-    await _send_json(send, error.http_status, orjson.dumps(error.to_body()))
+    status, body = domain_error_answer(error)
+    await _send_json(send, status, orjson.dumps(body))
 
 
 class IdempotencyMiddleware:
@@ -156,10 +159,11 @@ class IdempotencyMiddleware:
                 send,
                 400,
                 orjson.dumps(
-                    {
-                        "code": "VALIDATION_FAILED",
-                        "message": f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters",
-                    }
+                    ErrorBody.of(
+                        ErrorCode.VALIDATION_FAILED,
+                        f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters",
+                        None,
+                    ).to_wire()
                 ),
             )
             return

@@ -40,14 +40,16 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from core.actors import Actor
+from core.api.base import wire_alias
+from core.api.events import MonitorSubscription
 from core.errors import DomainError
 from core.events import EventType, LoggedEvent, MonitorFilter
 from core.projection import StatusBook
-from core.status import ContractStatus
 from core.store.engine import Store
 from core.store.queries import MAX_LIMIT, events_after
 from core.store.schema import contracts, events
@@ -72,17 +74,6 @@ CLOSE_TOO_MANY = 4429
 
 _PING = '{"type":"ping"}'
 _MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
-_KEYS = {
-    "contract_ids": "contract_ids",
-    "contractIds": "contract_ids",
-    "statuses": "statuses",
-    "include_stale": "include_stale",
-    "includeStale": "include_stale",
-    "include_heartbeats": "include_heartbeats",
-    "includeHeartbeats": "include_heartbeats",
-    "after": "after",
-}
-_STATUSES = frozenset(s.value for s in ContractStatus)
 
 
 class BadSubscription(Exception):
@@ -159,59 +150,33 @@ def parse_subscription(raw: Any) -> MonitorFilter:
     """The first message as a MonitorFilter; every problem is a BadSubscription."""
     if not isinstance(raw, Mapping):
         raise BadSubscription("the subscription must be a JSON object")
-    fields: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key == "type" and value in ("subscribe", None):
-            continue
-        if key not in _KEYS:
-            raise BadSubscription(f"unknown key {str(key)[:40]!r}; valid: " + ", ".join(_VALID))
-        fields[_KEYS[key]] = value
-    return MonitorFilter(
-        contract_ids=_id_set(fields.get("contract_ids")),
-        statuses=_status_set(fields.get("statuses")),
-        include_stale=_flag(fields, "include_stale", default=True),
-        include_heartbeats=_flag(fields, "include_heartbeats", default=False),
-        after=_after(fields.get("after")),
-    )
+    try:
+        return MonitorSubscription.model_validate(raw).to_filter()
+    except ValidationError as invalid:
+        raise BadSubscription(_problem(invalid.errors()[0])) from None
 
 
-_VALID = ("contract_ids", "statuses", "include_stale", "include_heartbeats", "after")
+_VALID = tuple(name for name in MonitorSubscription.model_fields if name != "type")
+_PROBLEMS = {
+    "contract_ids": "contract_ids must be a list of contract ids",
+    "statuses": "statuses must be a list of statuses",
+    "include_stale": "include_stale must be true or false",
+    "include_heartbeats": "include_heartbeats must be true or false",
+    "after": "after must be a whole number >= 0 (a seq)",
+    "type": "type must be 'subscribe'",
+}
 
 
-def _id_set(value: Any) -> frozenset[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise BadSubscription("contract_ids must be a list of contract ids")
-    return frozenset(value)
-
-
-def _status_set(value: Any) -> frozenset[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadSubscription("statuses must be a list of statuses")
-    unknown = [v for v in value if v.strip().lower() not in _STATUSES]
-    if unknown:
-        raise BadSubscription(f"unknown status {unknown[0][:30]!r}")
-    return frozenset(v.strip().lower() for v in value) or None
-
-
-def _flag(fields: Mapping[str, Any], key: str, *, default: bool) -> bool:
-    value = fields.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise BadSubscription(f"{key} must be true or false")
-    return value
-
-
-def _after(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadSubscription("after must be a whole number >= 0 (a seq)")
-    return value
+def _problem(error: Any) -> str:
+    """The close reason for pydantic's first complaint, naming the key."""
+    key = str(error["loc"][0]) if error.get("loc") else ""
+    if error.get("type") == "extra_forbidden":
+        return f"unknown key {key[:40]!r}; valid: " + ", ".join(_VALID)
+    name = next((n for n in _PROBLEMS if key in (n, wire_alias(n))), key)
+    message = str(error.get("msg", ""))
+    if name == "statuses" and "unknown status" in message:
+        return message.removeprefix("Value error, ")
+    return _PROBLEMS.get(name, f"{key}: {message}")
 
 
 class MonitorSession:

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from core.api.errors import ErrorBody, ErrorCode
+
 MAX_BODY_BYTES = 1024 * 1024
 
 Scope = MutableMapping[str, Any]
@@ -30,8 +32,10 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = orjson.dumps({"code": code, "message": message})
+async def send_error(
+    send: Send, status: int, code: ErrorCode, message: str, details: dict[str, Any] | None = None
+) -> None:
+    body = orjson.dumps(ErrorBody.of(code, message, details).to_wire())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -137,16 +141,13 @@ def _encodes(text: str) -> bool:
 
 
 async def _refuse_surrogate(send: Send, where: str) -> None:
-    body = orjson.dumps(
-        {
-            "code": "VALIDATION_FAILED",
-            "message": f"'{where}' is not valid Unicode text (a lone UTF-16 surrogate)",
-            "details": {"field": where},
-        }
+    await send_error(
+        send,
+        400,
+        ErrorCode.VALIDATION_FAILED,
+        f"'{where}' is not valid Unicode text (a lone UTF-16 surrogate)",
+        {"field": where},
     )
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _counting(scope: Scope, send: Send) -> Send:
@@ -174,16 +175,16 @@ class RequestGuard:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_body:
-            await send_error(send, 413, "PAYLOAD_TOO_LARGE", self._too_large())
+            await send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, self._too_large())
             return
         try:
             body = await read_body(receive, self.max_body)
         except BodyTooLarge:
-            await send_error(send, 413, "PAYLOAD_TOO_LARGE", self._too_large())
+            await send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, self._too_large())
             return
         if _has_nul(scope, body):
             await send_error(
-                send, 400, "VALIDATION_FAILED", "NUL characters are not allowed in requests"
+                send, 400, ErrorCode.VALIDATION_FAILED, "NUL characters are not allowed in requests"
             )
             return
         where = lone_surrogate_at(body)

@@ -1,11 +1,26 @@
-"""Typed answers of the API client that are more than one core object."""
+"""Typed answers of the API client that are more than one core object.
+
+Answers are read with the wire models of `core.api` (the server's response models), then
+the core objects inside them with `core.wire`'s parsers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from core.api.contracts import (
+    ChangesRequestedAnswer,
+    ContractPublic,
+    PhaseChangeAnswer,
+    ReadinessPublic,
+    RequiresConfirmation,
+    SupervisorStatusPublic,
+)
+from core.errors import ValidationFailed
 from core.events import LoggedEvent
 from core.model import Contract, Question, Task
 from core.wire import contract_from_wire, event_from_wire, question_from_wire, task_from_wire
@@ -27,8 +42,9 @@ class ContractDetail:
     contract: Contract
     tasks: list[Task]
     pending_questions: list[Question]
-    supervisor: dict[str, Any] | None
-    readiness: dict[str, Any] | None
+    supervisor: SupervisorStatusPublic | None
+    readiness: ReadinessPublic | None
+    # The answer as sent, for `contracts show --format json` (which prints it unchanged).
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -38,22 +54,51 @@ class ContractDetail:
             contract=contract_from_wire(wire, owner=owner),
             tasks=[task_from_wire(t) for t in wire.get("tasks") or []],
             pending_questions=[question_from_wire(q) for q in wire.get("pendingQuestions") or []],
-            supervisor=dict(supervisor) if isinstance(supervisor, Mapping) else None,
-            readiness=dict(readiness) if isinstance(readiness, Mapping) else None,
+            supervisor=None if supervisor is None else read(SupervisorStatusPublic, supervisor),
+            readiness=None if readiness is None else read(ReadinessPublic, readiness),
             raw=dict(wire),
         )
 
 
+M = TypeVar("M")
+BM = TypeVar("BM", bound=BaseModel)
+
+
+def read(model: type[BM], wire: Any) -> BM:
+    """`wire` read with its wire model; a mismatch is VALIDATION_FAILED naming the field."""
+    return _checked(lambda: model.model_validate(wire))
+
+
+def read_union(adapter: TypeAdapter[M], wire: Any) -> M:
+    """`wire` read with a union of wire models (see `read`)."""
+    return _checked(lambda: adapter.validate_python(wire))
+
+
+def _checked(parse: Callable[[], M]) -> M:
+    try:
+        return parse()
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise ValidationFailed(
+            f"The server's answer does not match the API: {where or 'body'}: {first['msg']}",
+            details={"field": where},
+        ) from None
+
+
 PhaseAnswerKind = Literal["contract", "requires_confirmation", "changes_requested"]
+_PHASE_ANSWER: TypeAdapter[PhaseChangeAnswer] = TypeAdapter(PhaseChangeAnswer)
 
 
 @dataclass(frozen=True, slots=True)
 class PhaseAnswer:
     """`POST /contracts/{id}/phase`: either the moved contract (kind "contract"), or the
-    server's body when a guard asks for confirmation or feedback was recorded."""
+    server's answer when a guard asks for confirmation or feedback was recorded (`answer`).
+    `body` is the answer as sent, kept with the outbox entry it settles."""
 
     kind: PhaseAnswerKind
     contract: Contract | None = None
+    answer: RequiresConfirmation | ChangesRequestedAnswer | None = None
     body: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,22 +106,14 @@ class PhaseAnswer:
         """The contract version the request made (None from a server that does not say)."""
         if self.contract is not None:
             return self.contract.version
-        return answered_version(self.body)
+        return self.answer.version if self.answer is not None else None
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any]) -> PhaseAnswer:
-        status = wire.get("status")
-        if status == "requires_confirmation":
-            return cls("requires_confirmation", body=dict(wire))
-        if status == "changes_requested":
-            return cls("changes_requested", body=dict(wire))
-        return cls("contract", contract=contract_from_wire(wire), body=dict(wire))
-
-
-def answered_version(body: Mapping[str, Any]) -> int | None:
-    """The `version` a decision's answer carries, if it carries one."""
-    version = body.get("version")
-    return version if isinstance(version, int) and not isinstance(version, bool) else None
+        answer = read_union(_PHASE_ANSWER, wire)
+        if isinstance(answer, ContractPublic):
+            return cls("contract", contract=contract_from_wire(wire), body=dict(wire))
+        return cls(answer.status, answer=answer, body=dict(wire))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,20 @@ import random
 import ssl
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from core.api.errors import ErrorCode
 from sync.errors import ApiError, ConnectionFailed
 
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({502, 503, 504})
-NOT_RETRIED_CODES = frozenset({"SUPERVISOR_DEAD"})
+NOT_RETRIED_CODES = frozenset({ErrorCode.SUPERVISOR_DEAD})
 BACKOFF_CAP = 5.0
+
+B = TypeVar("B", bound=BaseModel)
 
 Params = Mapping[str, str | int | float | bool | None]
 
@@ -91,7 +95,7 @@ class ApiSession:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: BaseModel | Mapping[str, Any] | None = None,
         params: Params | None = None,
         idempotency_key: str | None = None,
         safe: bool | None = None,
@@ -109,7 +113,7 @@ class ApiSession:
         request = self._http.build_request(
             method,
             (API_PREFIX if api else "") + path,
-            json=_drop_none(body) if body is not None else None,
+            json=_json_body(body),
             params=_query(params),
             headers=headers,
             timeout=(
@@ -140,14 +144,16 @@ class ApiSession:
             return response.json()
         except ValueError:
             raise ApiError(
-                response.status_code, "BAD_RESPONSE", "the server's answer is not JSON"
+                response.status_code, ErrorCode.BAD_RESPONSE, "the server's answer is not JSON"
             ) from None
 
     async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON object answer (anything else is a BAD_RESPONSE ApiError)."""
         value = await self._json(method, path, **kwargs)
         if not isinstance(value, dict):
-            raise ApiError(200, "BAD_RESPONSE", f"expected a JSON object from {method} {path}")
+            raise ApiError(
+                200, ErrorCode.BAD_RESPONSE, f"expected a JSON object from {method} {path}"
+            )
         return value
 
 
@@ -155,9 +161,27 @@ def _retryable(error: ApiError) -> bool:
     return error.status in RETRY_STATUSES and error.code not in NOT_RETRIED_CODES
 
 
-def _drop_none(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Omit unset optional fields, so the server's defaults apply."""
+def _json_body(body: BaseModel | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON of a body; unset optional fields are omitted, so the server's defaults apply."""
+    if body is None:
+        return None
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", exclude_none=True)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def request_body(model: type[B], **fields: Any) -> B:
+    """A request body built with its wire model (the keys and their spelling are the
+    model's). Input the model refuses never leaves the client: it is the 400
+    VALIDATION_FAILED the server would have answered, naming the field."""
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise ApiError(
+            400, ErrorCode.VALIDATION_FAILED, f"{where}: {first['msg']}", {"field": where}
+        ) from None
 
 
 def _query(params: Params | None) -> dict[str, str | int | float] | None:

@@ -255,7 +255,7 @@ def main(
     try:
         return asyncio.run(COMMANDS[args.command](session))
     except ApiError as error:
-        session.warn(f"{PROG}: error: {error.code}: {error.message}")
+        session.warn(f"{PROG}: error: {error.raw_code}: {error.message}")
         return ExitCode.FAILED
     except UsageError as error:
         session.warn(f"{PROG}: error: {error}")

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.api.batch import BatchResult
 from core.clock import iso
 from core.config import parse_duration
 from core.errors import DomainError
@@ -48,7 +49,7 @@ class BatchCall:
 
     async def send(
         self, client: ContractClient, *, dry_run: bool, key: str | None = None
-    ) -> dict[str, Any]:
+    ) -> BatchResult:
         return await client.batch(
             self.operation,
             older_than_hours=self.older_than_hours,
@@ -118,10 +119,10 @@ async def _run_calls(
         for call in calls:
             preview = await call.send(client, dry_run=True)
             _show(session, call, preview, names, done=False)
-            if dry_run or not preview.get("affected_ids"):
+            if dry_run or not preview.affected_ids:
                 continue
             if not confirmed:
-                count = len(preview["affected_ids"])
+                count = len(preview.affected_ids)
                 session.confirm(
                     f"{VERBS[call.operation].capitalize()} {count} contract(s)?",
                     refusal=f"{call.operation} needs a confirmation: rerun with "
@@ -130,7 +131,7 @@ async def _run_calls(
             result = await call.send(client, dry_run=False, key=uuid.uuid4().hex)
             _show(session, call, result, names, done=True)
             _log_changes(session, call, result, names)
-            failed = failed or bool(result.get("errors"))
+            failed = failed or bool(result.errors)
     return 1 if failed else 0
 
 
@@ -149,12 +150,12 @@ async def _names(client: ContractClient) -> dict[str, str]:
 def _show(
     session: CliSession,
     call: BatchCall,
-    result: Mapping[str, Any],
+    result: BatchResult,
     names: Mapping[str, str],
     *,
     done: bool,
 ) -> None:
-    count = result.get("affected_count", len(result.get("affected_ids", [])))
+    count = result.affected_count
     verb = VERBS.get(call.operation, call.operation)
     if done:
         head = f"{call.operation}: {count} contract(s) done"
@@ -166,7 +167,7 @@ def _show(
 
 
 def _log_changes(
-    session: CliSession, call: BatchCall, result: Mapping[str, Any], names: Mapping[str, str]
+    session: CliSession, call: BatchCall, result: BatchResult, names: Mapping[str, str]
 ) -> None:
     """Log each archive and deletion with the contract's id: stderr and the log file."""
     done = LOGGED.get(call.operation)
@@ -175,7 +176,7 @@ def _log_changes(
     now = iso(datetime.now().astimezone())
     lines = [
         f"{now} {done} contract {cid} ({names.get(cid, '?')}) by {call.operation}"
-        for cid in result.get("affected_ids", [])
+        for cid in result.affected_ids
     ]
     for line in lines:
         session.warn(line)

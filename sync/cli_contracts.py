@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.clock import iso
 from core.config import parse_duration
 from core.errors import DomainError
 from core.events import LoggedEvent
@@ -168,7 +169,7 @@ def _show_readiness(session: CliSession, detail: ContractDetail) -> None:
     contract = detail.contract
     session.print(f"\nDeliverables of {contract.phase}:")
     session.print(render.deliverables_review(contract, contract.phase))
-    missing = (detail.readiness or {}).get("missing") or []
+    missing = detail.readiness.missing if detail.readiness else []
     if missing:
         session.print("Missing: " + "; ".join(str(m) for m in missing))
 
@@ -186,7 +187,8 @@ def _show_verbose(session: CliSession, detail: ContractDetail, event_lines: list
     if not detail.pending_questions:
         session.print("  -")
     session.print("\nSupervisor:")
-    session.print(render.key_values((detail.supervisor or {"supervisor": None}).items()))
+    supervisor = detail.supervisor.model_dump(mode="json") if detail.supervisor else None
+    session.print(render.key_values((supervisor or {"supervisor": None}).items()))
     session.print("\nRecent events:")
     for line in event_lines:
         session.print(f"  {line}")
@@ -213,22 +215,21 @@ async def health(session: CliSession) -> int:
 
 def health_report(detail: ContractDetail, now: datetime, threshold: timedelta) -> dict[str, Any]:
     """The `health` command's findings; `stale` by core's rule (active and idle too long)."""
-    contract, supervisor = detail.contract, detail.supervisor or {}
+    contract, supervisor, readiness = detail.contract, detail.supervisor, detail.readiness
     stale = stale_duration(contract, now, threshold) is not None
     problems = _health_problems(detail, stale)
     waits = [contract.waiting_for.value] if contract.waiting_for else []
     waits += [f"question: {q.question}" for q in detail.pending_questions]
-    readiness = detail.readiness or {}
     return {
         "id": contract.id,
         "status": contract.status.value,
         "phase": contract.phase,
-        "supervisor_state": supervisor.get("state"),
-        "last_heartbeat": supervisor.get("last_heartbeat"),
-        "alive": bool(supervisor.get("alive")),
+        "supervisor_state": supervisor.state if supervisor else None,
+        "last_heartbeat": iso(supervisor.last_heartbeat) if supervisor else None,
+        "alive": bool(supervisor and supervisor.alive),
         "stale": stale,
-        "ready": readiness.get("ready"),
-        "missing": readiness.get("missing") or [],
+        "ready": readiness.ready if readiness else None,
+        "missing": readiness.missing if readiness else [],
         "waiting_for": waits,
         "healthy": not problems,
         "problems": problems,
@@ -246,7 +247,7 @@ def _health_problems(detail: ContractDetail, stale: bool) -> list[str]:
         problems.append(f"blocked: {contract.blocked_reason or 'no reason given'}")
     if detail.supervisor is None:
         problems.append("no supervisor")
-    elif not detail.supervisor.get("alive"):
+    elif not detail.supervisor.alive:
         problems.append("supervisor not alive (no recent heartbeat)")
     if stale:
         problems.append("stale: no activity for longer than the threshold")
@@ -257,12 +258,15 @@ async def export(session: CliSession) -> int:
     args = session.args
     async with session.client() as client:
         exported = await client.export(await session.contract_id(client, args.id))
-    text = json.dumps(exported, indent=2, ensure_ascii=False)
+    # Printed as the server wrote it: fields it did not send are not added.
+    text = json.dumps(
+        exported.model_dump(mode="json", exclude_unset=True), indent=2, ensure_ascii=False
+    )
     if args.output in (None, "-"):
         session.print(text)
         return 0
     _write(Path(args.output), text + "\n")
-    session.warn(f"Exported {exported.get('contract', {}).get('id')} to {args.output}")
+    session.warn(f"Exported {exported.contract.id} to {args.output}")
     return 0
 
 
@@ -293,7 +297,7 @@ async def _move(session: CliSession, target: str, reason: str | None) -> int:
         answer = await client.change_status(
             contract_id, target, reason=reason, idempotency_key=new_key()
         )
-    session.print(f"{contract_id}: {answer.get('previousStatus')} → {answer.get('newStatus')}")
+    session.print(f"{contract_id}: {answer.previous_status} → {answer.new_status}")
     return 0
 
 

@@ -19,12 +19,29 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.api.contracts import (
+    AnswerBody,
+    AutoCompleteBody,
+    CompletionCheckPublic,
+    ContractCreate,
+    ContractUpdate,
+    DeliverableMarkBody,
+    HealthPublic,
+    PhaseChangeBody,
+    QuestionCreate,
+    ReadinessPublic,
+    StatusChangeAnswer,
+    StatusChangeBody,
+    TaskCreate,
+    TaskUpdate,
+)
+from core.api.supervisors import ExportPublic
 from core.clock import iso
 from core.config import ContractTimeoutConfig, config_from_wire
 from core.model import Contract, Question, Task
 from core.wire import contract_from_wire, question_from_wire, task_from_wire
-from sync.answers import ContractDetail, ContractPage, EventPage, PhaseAnswer
-from sync.api_session import ApiSession
+from sync.answers import ContractDetail, ContractPage, EventPage, PhaseAnswer, read
+from sync.api_session import ApiSession, request_body
 from sync.client_supervisor import SupervisorCalls
 from sync.errors import ApiError
 
@@ -50,9 +67,9 @@ def _csv(values: str | Sequence[str] | None) -> str | None:
 class ContractClient(SupervisorCalls, ApiSession):
     """All of API.md's endpoints as typed async methods."""
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> HealthPublic:
         """`GET /health` (no /api/v1 prefix): `{status, db}`."""
-        return await self._object("GET", "/health", api=False)
+        return read(HealthPublic, await self._object("GET", "/health", api=False))
 
     async def server_config(self) -> ContractTimeoutConfig:
         """`GET /config`: the timing rules the server applies (its stale threshold, …)."""
@@ -71,14 +88,15 @@ class ContractClient(SupervisorCalls, ApiSession):
         auto_complete_enabled: bool = True,
         idempotency_key: str | None = None,
     ) -> Contract:
-        body = {
-            "name": name,
-            "contractType": contract_type,
-            "description": description,
-            "phaseConfig": dict(phase_config) if phase_config is not None else None,
-            "phaseGuard": phase_guard,
-            "autoCompleteEnabled": auto_complete_enabled,
-        }
+        body = request_body(
+            ContractCreate,
+            name=name,
+            contract_type=contract_type,
+            description=description,
+            phase_config=dict(phase_config) if phase_config is not None else None,
+            phase_guard=phase_guard,
+            auto_complete_enabled=auto_complete_enabled,
+        )
         wire = await self._object("POST", "/contracts", body=body, idempotency_key=idempotency_key)
         return contract_from_wire(wire)
 
@@ -125,12 +143,13 @@ class ContractClient(SupervisorCalls, ApiSession):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Contract:
-        body = {
-            "name": name,
-            "description": description,
-            "phaseGuard": phase_guard,
-            "expectedVersion": expected_version,
-        }
+        body = request_body(
+            ContractUpdate,
+            name=name,
+            description=description,
+            phase_guard=phase_guard,
+            expected_version=expected_version,
+        )
         wire = await self._object(
             "PATCH", f"/contracts/{contract_id}", body=body, idempotency_key=idempotency_key
         )
@@ -151,17 +170,19 @@ class ContractClient(SupervisorCalls, ApiSession):
         blocker: str | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        """`{success, previousStatus, newStatus, rejectionReason}`."""
-        body = {
-            "targetStatus": target_status,
-            "reason": reason,
-            "blocker": blocker,
-            "expectedVersion": expected_version,
-        }
-        return await self._object(
+    ) -> StatusChangeAnswer:
+        """`{success, previousStatus, newStatus, rejectionReason, version}`."""
+        body = request_body(
+            StatusChangeBody,
+            target_status=target_status,
+            reason=reason,
+            blocker=blocker,
+            expected_version=expected_version,
+        )
+        wire = await self._object(
             "POST", f"/contracts/{contract_id}/status", body=body, idempotency_key=idempotency_key
         )
+        return read(StatusChangeAnswer, wire)
 
     async def change_phase(
         self,
@@ -177,26 +198,29 @@ class ContractClient(SupervisorCalls, ApiSession):
     ) -> PhaseAnswer:
         """Advance (or move) the phase. On a guarded contract without `confirmed` the answer
         is kind "requires_confirmation" (the contract now waits for a reviewer)."""
-        body = {
-            "phase": phase,
-            "confirmed": confirmed,
-            "feedback": feedback,
-            "comment": comment,
-            "expectedVersion": expected_version,
-            "force": force,
-        }
+        body = request_body(
+            PhaseChangeBody,
+            phase=phase,
+            confirmed=confirmed,
+            feedback=feedback,
+            comment=comment,
+            expected_version=expected_version,
+            force=force,
+        )
         wire = await self._object(
             "POST", f"/contracts/{contract_id}/phase", body=body, idempotency_key=idempotency_key
         )
         return PhaseAnswer.from_wire(wire)
 
-    async def phase_readiness(self, contract_id: str) -> dict[str, Any]:
+    async def phase_readiness(self, contract_id: str) -> ReadinessPublic:
         """`{phase, ready, missing, auto_advance_enabled}`."""
-        return await self._object("GET", f"/contracts/{contract_id}/phase-readiness")
+        wire = await self._object("GET", f"/contracts/{contract_id}/phase-readiness")
+        return read(ReadinessPublic, wire)
 
-    async def check_completion(self, contract_id: str) -> dict[str, Any]:
+    async def check_completion(self, contract_id: str) -> CompletionCheckPublic:
         """`{ready, would_complete, missing}`. A POST that changes nothing, so retried."""
-        return await self._object("POST", f"/contracts/{contract_id}/check-completion", safe=True)
+        path = f"/contracts/{contract_id}/check-completion"
+        return read(CompletionCheckPublic, await self._object("POST", path, safe=True))
 
     async def set_auto_complete(
         self, contract_id: str, enabled: bool, *, idempotency_key: str | None = None
@@ -204,7 +228,7 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object(
             "PUT",
             f"/contracts/{contract_id}/auto-complete",
-            body={"enabled": enabled},
+            body=request_body(AutoCompleteBody, enabled=enabled),
             idempotency_key=idempotency_key,
         )
         return contract_from_wire(wire)
@@ -220,7 +244,7 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object(
             "POST",
             f"/contracts/{contract_id}/deliverables",
-            body={"deliverableId": deliverable_id, "phase": phase},
+            body=request_body(DeliverableMarkBody, deliverable_id=deliverable_id, phase=phase),
             idempotency_key=idempotency_key,
         )
         return contract_from_wire(wire)
@@ -238,7 +262,7 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object(
             "POST",
             f"/contracts/{contract_id}/tasks",
-            body={"name": name, "isSupervisor": is_supervisor},
+            body=request_body(TaskCreate, name=name, is_supervisor=is_supervisor),
             idempotency_key=idempotency_key,
         )
         return task_from_wire(wire)
@@ -249,7 +273,7 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object(
             "PATCH",
             f"/contracts/{contract_id}/tasks/{task_id}",
-            body={"status": status},
+            body=request_body(TaskUpdate, status=status),
             idempotency_key=idempotency_key,
         )
         return task_from_wire(wire)
@@ -265,11 +289,12 @@ class ContractClient(SupervisorCalls, ApiSession):
         choices: Sequence[str] | None = None,
         idempotency_key: str | None = None,
     ) -> Question:
-        body = {
-            "question": question,
-            "questionType": question_type,
-            "choices": list(choices) if choices is not None else None,
-        }
+        body = request_body(
+            QuestionCreate,
+            question=question,
+            question_type=question_type,
+            choices=list(choices) if choices is not None else None,
+        )
         wire = await self._object(
             "POST",
             f"/contracts/{contract_id}/questions",
@@ -302,7 +327,7 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object(
             "POST",
             f"/questions/{question_id}/answer",
-            body={"answer": answer},
+            body=request_body(AnswerBody, answer=answer),
             idempotency_key=idempotency_key,
         )
         return question_from_wire(wire)
@@ -323,6 +348,6 @@ class ContractClient(SupervisorCalls, ApiSession):
         wire = await self._object("GET", f"/contracts/{contract_id}/events", params=params)
         return EventPage.from_wire(wire, after)
 
-    async def export(self, contract_id: str) -> dict[str, Any]:
+    async def export(self, contract_id: str) -> ExportPublic:
         """`{contract, tasks, questions, events, supervisor, heartbeats}` as the server wrote it."""
-        return await self._object("GET", f"/contracts/{contract_id}/export")
+        return read(ExportPublic, await self._object("GET", f"/contracts/{contract_id}/export"))

@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sync.api_session import ApiSession
+from core.api.batch import BatchBody, BatchResult
+from core.api.contracts import SupervisorStatusPublic
+from core.api.events import DashboardPublic
+from core.api.supervisors import (
+    HeartbeatEntryPublic,
+    HeartbeatHistoryPublic,
+    HeartbeatsAccepted,
+    RestorePublic,
+    SupervisorStatePublic,
+    SupervisorSyncPublic,
+)
+from sync.answers import read
+from sync.api_session import ApiSession, request_body
 
 BATCH_OPERATIONS = ("archive_old", "pause_all", "resume_all", "cleanup_archived", "restart_stale")
 
@@ -24,36 +36,39 @@ class SupervisorCalls(ApiSession):
         wire = await self._object(
             "POST", "/supervisor/heartbeats", body={"heartbeats": [dict(h) for h in heartbeats]}
         )
-        accepted = wire.get("accepted")
-        return accepted if isinstance(accepted, int) else 0
+        return read(HeartbeatsAccepted, wire).accepted
 
-    async def supervisor_status(self, contract_id: str) -> dict[str, Any]:
+    async def supervisor_status(self, contract_id: str) -> SupervisorStatusPublic:
         """`{task_id, state, phase, current_activity, progress, last_heartbeat,
         pending_task_ids, alive}`; 404 SUPERVISOR_NOT_FOUND without a supervisor."""
-        return await self._object("GET", f"/contracts/{contract_id}/supervisor/status")
+        wire = await self._object("GET", f"/contracts/{contract_id}/supervisor/status")
+        return read(SupervisorStatusPublic, wire)
 
     async def supervisor_heartbeats(
         self, contract_id: str, limit: int = 10
-    ) -> list[dict[str, Any]]:
+    ) -> list[HeartbeatEntryPublic]:
         wire = await self._object(
             "GET", f"/contracts/{contract_id}/supervisor/heartbeats", params={"limit": limit}
         )
-        return [dict(h) for h in wire.get("heartbeats") or []]
+        return read(HeartbeatHistoryPublic, wire).heartbeats
 
     async def save_supervisor_state(
         self, contract_id: str, state: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        return await self._object(
+    ) -> SupervisorStatePublic:
+        wire = await self._object(
             "PUT", f"/contracts/{contract_id}/supervisor/state", body=dict(state)
         )
+        return read(SupervisorStatePublic, wire)
 
-    async def restore_supervisor(self, contract_id: str) -> dict[str, Any]:
+    async def restore_supervisor(self, contract_id: str) -> RestorePublic:
         """`{action, state, redeliver_questions, waiting_on_task_ids}`."""
-        return await self._object("GET", f"/contracts/{contract_id}/supervisor/restore")
+        wire = await self._object("GET", f"/contracts/{contract_id}/supervisor/restore")
+        return read(RestorePublic, wire)
 
-    async def sync_supervisor(self, contract_id: str) -> dict[str, Any]:
+    async def sync_supervisor(self, contract_id: str) -> SupervisorSyncPublic:
         """`{synced, state}`; 503 SUPERVISOR_DEAD (never retried) when it went silent."""
-        return await self._object("POST", f"/contracts/{contract_id}/supervisor/sync", safe=True)
+        path = f"/contracts/{contract_id}/supervisor/sync"
+        return read(SupervisorSyncPublic, await self._object("POST", path, safe=True))
 
     async def restart_supervisor(
         self, contract_id: str, *, idempotency_key: str | None = None
@@ -72,27 +87,29 @@ class SupervisorCalls(ApiSession):
         stale_threshold_minutes: float | None = None,
         dry_run: bool = False,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> BatchResult:
         """`{operation, affected_count, affected_ids, errors, dry_run}` (admin keys only).
 
         A dry run changes nothing, so it is retried even without an idempotency key.
         """
-        body = {
-            "operation": operation,
-            "older_than_hours": older_than_hours,
-            "status_filter": list(status_filter) if status_filter is not None else None,
-            "reason": reason,
-            "stale_threshold_minutes": stale_threshold_minutes,
-            "dry_run": dry_run,
-        }
-        return await self._object(
+        body = request_body(
+            BatchBody,
+            operation=operation,
+            older_than_hours=older_than_hours,
+            status_filter=list(status_filter) if status_filter is not None else None,
+            reason=reason,
+            stale_threshold_minutes=stale_threshold_minutes,
+            dry_run=dry_run,
+        )
+        wire = await self._object(
             "POST",
             "/contracts/batch",
             body=body,
             idempotency_key=idempotency_key,
             safe=True if dry_run else None,
         )
+        return read(BatchResult, wire)
 
-    async def dashboard(self) -> dict[str, Any]:
+    async def dashboard(self) -> DashboardPublic:
         """The specification's DashboardResponse (camelCase)."""
-        return await self._object("GET", "/contracts/dashboard")
+        return read(DashboardPublic, await self._object("GET", "/contracts/dashboard"))

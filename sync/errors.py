@@ -2,8 +2,10 @@
 
 Every failure the client reports is an `ApiError` carrying the API's error body (`code`,
 `message`, `details`) and the HTTP status, so callers (the CLI, the outbox, the desktop)
-handle errors in one place. A request that never got an answer (refused connection,
-timeout, broken TLS) is a `ConnectionFailed`: status 0, code `CONNECTION_FAILED`.
+handle errors in one place. `code` is an `ErrorCode` member, compared as such; a code this
+version does not know (a newer server's, a proxy's `HTTP_<status>`) is `ErrorCode.UNKNOWN`
+and `raw_code` keeps the text as sent. A request that never got an answer (refused
+connection, timeout, broken TLS) is a `ConnectionFailed`: status 0, code `CONNECTION_FAILED`.
 """
 
 from __future__ import annotations
@@ -12,25 +14,34 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
-CONNECTION_FAILED = "CONNECTION_FAILED"
-BAD_RESPONSE = "BAD_RESPONSE"
+from core.api.errors import ErrorBody, ErrorCode
+
+CONNECTION_FAILED = ErrorCode.CONNECTION_FAILED
+BAD_RESPONSE = ErrorCode.BAD_RESPONSE
 
 
 class ApiError(Exception):
     """The server said no (or answered something that is not the API)."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        code: ErrorCode | str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}")
+        raw = code.value if isinstance(code, ErrorCode) else str(code)
+        super().__init__(f"{raw}: {message}")
         self.status = status
-        self.code = code
+        self.code: ErrorCode = ErrorCode.parse(raw)
+        self.raw_code = raw  # the code as sent (differs from `code` only for UNKNOWN)
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.status}, {self.code!r}, {self.message!r})"
+        return f"{type(self).__name__}({self.status}, {self.raw_code!r}, {self.message!r})"
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ApiError:
@@ -40,17 +51,11 @@ class ApiError(Exception):
         with code `HTTP_<status>` and the start of the text as message.
         """
         try:
-            body = response.json()
-        except ValueError:
+            body = ErrorBody.model_validate_json(response.content)
+        except ValidationError:
             body = None
-        if isinstance(body, Mapping) and isinstance(body.get("code"), str):
-            details = body.get("details")
-            return cls(
-                response.status_code,
-                body["code"],
-                str(body.get("message") or body["code"]),
-                details if isinstance(details, Mapping) else None,
-            )
+        if body is not None:
+            return cls(response.status_code, body.code, body.message or body.code, body.details)
         text = response.text.strip()[:200] or response.reason_phrase
         return cls(response.status_code, f"HTTP_{response.status_code}", text)
 

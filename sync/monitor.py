@@ -40,6 +40,8 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from core.api.errors import ErrorCode
+from core.api.events import MonitorSubscription
 from core.errors import DomainError
 from core.events import EventType, LoggedEvent, MonitorFilter
 from core.projection import StatusBook
@@ -68,7 +70,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FATAL_CLOSE_CODES = {4401: (401, "UNAUTHORIZED"), 4400: (400, "VALIDATION_FAILED")}
+FATAL_CLOSE_CODES = {
+    4401: (401, ErrorCode.UNAUTHORIZED),
+    4400: (400, ErrorCode.VALIDATION_FAILED),
+}
 
 
 class MonitorState(StrEnum):
@@ -218,18 +223,7 @@ class MonitorClient:
         return subscribed
 
     def _subscription(self) -> dict[str, Any]:
-        f = self._filter
-        message: dict[str, Any] = {
-            "include_stale": f.include_stale,
-            "include_heartbeats": f.include_heartbeats,
-        }
-        if f.contract_ids is not None:
-            message["contract_ids"] = sorted(f.contract_ids)
-        if f.statuses is not None:
-            message["statuses"] = sorted(f.statuses)
-        if self._last_seq is not None:
-            message["after"] = self._last_seq
-        return message
+        return MonitorSubscription.of(self._filter, self._last_seq).to_wire()
 
     async def _read_subscribed(self, connection: MonitorConnection) -> int:
         while True:

@@ -379,12 +379,14 @@ class Outbox:
         try:
             answer = await send_action(client, entry)
         except ConnectionFailed as error:
-            await self._move(entry.id, S.QUEUED, error_code=error.code, error_message=error.message)
+            await self._move(
+                entry.id, S.QUEUED, error_code=error.raw_code, error_message=error.message
+            )
             return error
         except ApiError as error:
             if is_transient(error):
                 await self._move(
-                    entry.id, S.QUEUED, error_code=error.code, error_message=error.message
+                    entry.id, S.QUEUED, error_code=error.raw_code, error_message=error.message
                 )
                 return error
             await self._settle_refusal(client, entry, error)
@@ -407,22 +409,26 @@ class Outbox:
         self, client: ContractClient, entry: OutboxEntry, error: ApiError
     ) -> None:
         body: dict[str, Any] = {
-            "code": error.code,
+            "code": error.raw_code,
             "message": error.message,
             "details": error.details,
         }
-        if error.code != ErrorCode.VERSION_CONFLICT.value or entry.contract_id is None:
+        if error.code is not ErrorCode.VERSION_CONFLICT or entry.contract_id is None:
             await self._move(
                 entry.id,
                 S.REJECTED,
-                error_code=error.code,
+                error_code=error.raw_code,
                 error_message=error.message,
                 result=body,
             )
             return
         body["contract"] = await current_contract(client, self.replica, entry.contract_id)
         await self._move(
-            entry.id, S.CONFLICT, error_code=error.code, error_message=error.message, result=body
+            entry.id,
+            S.CONFLICT,
+            error_code=error.raw_code,
+            error_message=error.message,
+            result=body,
         )
 
 

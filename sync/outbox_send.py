@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ErrorCode
-from sync.answers import answered_version
 from sync.client import ContractClient
 from sync.errors import ApiError
 from sync.outbox_entry import ActionKind, OutboxEntry
@@ -45,7 +44,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
         )
         return SentAnswer(answer.body, answer.version)
     if kind is ActionKind.CHANGE_STATUS:
-        body = await client.change_status(
+        moved = await client.change_status(
             cid,
             str(p["target_status"]),
             reason=p.get("reason"),
@@ -53,7 +52,7 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
             expected_version=expected,
             idempotency_key=key,
         )
-        return SentAnswer(body, answered_version(body))
+        return SentAnswer(moved.model_dump(mode="json"), moved.version)
     if kind is ActionKind.UPDATE_CONTRACT:
         contract = await client.update_contract(
             cid,
@@ -81,15 +80,17 @@ async def _send_unversioned(client: ContractClient, entry: OutboxEntry) -> SentA
         await client.restart_supervisor(cid, idempotency_key=key)
         return SentAnswer({}, None)
     options = {k: v for k, v in p.items() if k != "operation"}
-    body = await client.batch(str(p["operation"]), idempotency_key=key, **options)
-    return SentAnswer(body, None)
+    done = await client.batch(str(p["operation"]), idempotency_key=key, **options)
+    return SentAnswer(done.model_dump(mode="json"), None)
 
 
 def is_transient(error: ApiError) -> bool:
     """No verdict on the action itself: the key, a proxy or the server had a problem."""
-    if error.code in (ErrorCode.UNAUTHORIZED.value, "HTTP_408", "HTTP_429"):
+    if error.code is ErrorCode.UNAUTHORIZED:
         return True
-    return error.status >= 500 and error.code != ErrorCode.SUPERVISOR_DEAD.value
+    if error.code is ErrorCode.UNKNOWN and error.status in (408, 429):
+        return True  # a proxy's timeout or rate limit (not the API's body)
+    return error.status >= 500 and error.code is not ErrorCode.SUPERVISOR_DEAD
 
 
 async def current_contract(

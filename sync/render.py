@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.api.batch import BatchResult
 from core.clock import iso
 from core.config import format_duration
 from core.events import LoggedEvent
@@ -204,11 +205,9 @@ def event_json(event: LoggedEvent | Mapping[str, Any]) -> str:
     return json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
 
 
-def batch_lines(result: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
+def batch_lines(result: BatchResult, names: Mapping[str, str]) -> list[str]:
     """One line per affected contract and per error of a batch result."""
-    lines = [
-        f"  {cid}  {fit(names.get(cid, ''), 40)}".rstrip() for cid in result.get("affected_ids", [])
-    ]
-    for error in result.get("errors", []):
-        lines.append(f"  error {error.get('contract_id')}: {error.get('error')}")
+    lines = [f"  {cid}  {fit(names.get(cid, ''), 40)}".rstrip() for cid in result.affected_ids]
+    for error in result.errors:
+        lines.append(f"  error {error.contract_id}: {error.error}")
     return lines

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from core.api.errors import ErrorCode
 from core.clock import Clock, SystemClock
 from core.events import LoggedEvent
 from core.store.rows import contract_values
@@ -275,11 +276,15 @@ class ReplicaFeed:
         try:
             status = await self.client.supervisor_status(contract_id)
         except ApiError as error:
-            if error.code != "SUPERVISOR_NOT_FOUND":
+            if error.code is not ErrorCode.SUPERVISOR_NOT_FOUND:
                 raise
             status = None
         history = await self.client.supervisor_heartbeats(contract_id, limit) if status else []
-        await self.replica.put_supervisor(contract_id, status, history)
+        await self.replica.put_supervisor(
+            contract_id,
+            status.model_dump(mode="json") if status else None,
+            [beat.model_dump(mode="json") for beat in history],
+        )
 
     async def close(self) -> None:
         """Finish applying what arrived; stop a pending refresh."""

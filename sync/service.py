@@ -72,7 +72,7 @@ _VIA: Final[Mapping[tuple[ConnectionState, ConnectionState], ConnectionState]] =
 }
 OUTBOX_KEEP = timedelta(days=7)  # answered entries are kept this long, then pruned
 # Refusals that retrying cannot fix: the service reports them and stops trying.
-FATAL_CODES = frozenset({ErrorCode.UNAUTHORIZED.value, ErrorCode.FORBIDDEN.value})
+FATAL_CODES = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN})
 
 
 class IllegalConnectionMove(DomainError):

@@ -120,7 +120,7 @@ async def _run(service: SyncService) -> int:
     finally:
         await service.stop()
     if fatal is not None:
-        return _fail(f"the server refused the sync ({fatal.code}): {fatal.message}", 1)
+        return _fail(f"the server refused the sync ({fatal.raw_code}): {fatal.message}", 1)
     log.info("stopped (%s)", ConnectionState.OFFLINE.value)
     return 0
 

@@ -25,7 +25,7 @@ from core.clock import iso
 from core.errors import ContractNotFound, QuestionNotFound, VersionConflict
 from core.events import LoggedEvent, NewEvent
 from core.model import Contract, Question, QuestionStatus, Task
-from core.outcome import Outcome
+from core.outcome import Decision, Outcome
 from core.store import event_log
 from core.store.rows import (
     contract_from_row,
@@ -95,7 +95,7 @@ class Applied:
     events: tuple[LoggedEvent, ...] = ()
     tasks: tuple[Task, ...] = ()  # created or changed
     questions: tuple[Question, ...] = ()  # created or changed
-    response: Mapping[str, Any] | None = None  # the route's body when not the Contract
+    decision: Decision | None = None  # what was decided when the answer is not the Contract
     deleted: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -156,7 +156,7 @@ class WriteUnitOfWork(ReadUnitOfWork):
             events=tuple(logged),
             tasks=outcome.tasks,
             questions=outcome.questions,
-            response=outcome.response,
+            decision=outcome.decision,
             deleted=outcome.deleted,
             extra=outcome.extra,
         )

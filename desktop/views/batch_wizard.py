@@ -21,6 +21,7 @@ import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
+from core.api.errors import ErrorCode
 from core.batch import BatchOperation, BatchRequest, plan_batch
 from core.clock import Clock, SystemClock
 from core.config import ContractTimeoutConfig
@@ -36,6 +37,7 @@ from desktop.views.batch_pages import (
     ResultsPage,
     UnavailablePage,
 )
+from sync.errors import ApiError
 
 __all__ = ["ADMIN_ONLY", "OPERATIONS", "BatchWizard", "params_of"]
 
@@ -139,7 +141,7 @@ class BatchWizard(QWizard):
 
 
 def _message(error: BaseException) -> str:
-    if getattr(error, "code", None) == "FORBIDDEN" or getattr(error, "status", None) == 403:
+    if isinstance(error, ApiError) and (error.code is ErrorCode.FORBIDDEN or error.status == 403):
         return ADMIN_ONLY
     message = getattr(error, "message", None)
     return str(message) if message else (str(error) or type(error).__name__)

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import APIRouter
 
 from core.actions import ReviewerAction, statuses_allowing
 from core.actors import Actor
+from core.api.batch import BatchBody, BatchResult
 from core.batch import (
     ARCHIVABLE,
     BatchAction,
     BatchItem,
     BatchOperation,
     BatchRequest,
-    batch_result,
     plan_batch,
 )
 from core.errors import DomainError
@@ -32,8 +31,8 @@ from core.store.queries import MAX_LIMIT, ContractFilter
 from core.store.unit_of_work import Applied
 from server.context import ServerContext
 from server.deps import AdminDep, CtxDep
+from server.responses import OrjsonResponse
 from server.routes.publishing import committed
-from server.schemas import BatchBody
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/contracts", tags=["batch"])
@@ -97,13 +96,14 @@ async def _run(
     return done, errors
 
 
-@router.post("/batch")
-async def batch(body: BatchBody, ctx: CtxDep, actor: AdminDep) -> dict[str, Any]:
+@router.post("/batch", response_model=BatchResult)
+async def batch(body: BatchBody, ctx: CtxDep, actor: AdminDep) -> OrjsonResponse:
     request = BatchRequest.parse(body.model_dump(exclude_none=True))
     contracts = await _candidates(ctx, actor.owner, request.operation)
     plan = plan_batch(request, contracts, ctx.clock.now(), ctx.config)
     if request.dry_run:
-        return batch_result(plan, True)
+        return OrjsonResponse(BatchResult.of(plan, True).model_dump(mode="json"))
     ctx.metrics.inc("batch_operations_total", operation=request.operation.value)
     done, errors = await _run(ctx, actor, plan.items, request)
-    return batch_result(plan, False, list(done), errors, done)
+    result = BatchResult.of(plan, False, list(done), errors, done)
+    return OrjsonResponse(result.model_dump(mode="json"))

@@ -7,6 +7,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from core.api.answers import phase_answer, status_answer
+from core.api.contracts import (
+    AutoCompleteBody,
+    CompletionCheckPublic,
+    ContractCreate,
+    ContractDetailPublic,
+    ContractListPublic,
+    ContractListQuery,
+    ContractPublic,
+    ContractUpdate,
+    DeliverableMarkBody,
+    PhaseChangeAnswer,
+    PhaseChangeBody,
+    ReadinessPublic,
+    StatusChangeAnswer,
+    StatusChangeBody,
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+)
 from core.clock import parse_iso
 from core.config import parse_duration
 from core.errors import SupervisorNotFound, ValidationFailed
@@ -15,26 +35,19 @@ from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
 from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
-from core.store.unit_of_work import Applied
 from server.context import ServerContext
 from server.deps import ActorDep, AutoCompleteDep, CreatorDep, CtxDep, DeleterDep, EditorDep
 from server.responses import OrjsonResponse
 from server.routes.publishing import committed
-from server.schemas import (
-    AutoComplete,
-    ContractCreate,
-    ContractListQuery,
-    ContractUpdate,
-    DeliverableMark,
-    PhaseChange,
-    StatusChange,
-    TaskCreate,
-    TaskUpdate,
-)
 
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
 
 Json = dict[str, Any]
+
+# Every answer is built by the domain's writers (`Contract.to_wire` & co., which the models
+# of core/api round-trip key for key) and sent as it is: FastAPI does not validate a
+# Response a route returns, so `response_model` documents the answer without costing a
+# second pass over it.
 
 
 def _statuses(text: str | None) -> list[ContractStatus] | None:
@@ -60,8 +73,8 @@ def _filter(query: ContractListQuery, default_threshold: timedelta) -> ContractF
     )
 
 
-@router.post("", status_code=201)
-async def create_contract(body: ContractCreate, ctx: CtxDep, actor: CreatorDep) -> Json:
+@router.post("", status_code=201, response_model=ContractPublic)
+async def create_contract(body: ContractCreate, ctx: CtxDep, actor: CreatorDep) -> OrjsonResponse:
     applied = await ctx.repo.create_contract(
         actor,
         body.name,
@@ -72,10 +85,10 @@ async def create_contract(body: ContractCreate, ctx: CtxDep, actor: CreatorDep) 
         auto_complete_enabled=body.auto_complete_enabled,
     )
     committed(ctx, applied)
-    return applied.contract.to_wire()
+    return OrjsonResponse(applied.contract.to_wire(), status_code=201)
 
 
-@router.get("", response_class=OrjsonResponse)
+@router.get("", response_class=OrjsonResponse, response_model=ContractListPublic)
 async def list_contracts(
     query: Annotated[ContractListQuery, Query()], ctx: CtxDep, actor: ActorDep
 ) -> OrjsonResponse:
@@ -121,18 +134,18 @@ def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
     }
 
 
-@router.get("/{contract_id}")
-async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.get("/{contract_id}", response_model=ContractDetailPublic)
+async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     wire = _detail_wire(detail, ctx.config.auto_advance_phases)
     wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
-    return wire
+    return OrjsonResponse(wire)
 
 
-@router.patch("/{contract_id}")
+@router.patch("/{contract_id}", response_model=ContractPublic)
 async def update_contract(
     contract_id: str, body: ContractUpdate, ctx: CtxDep, actor: EditorDep
-) -> Json:
+) -> OrjsonResponse:
     applied = await ctx.repo.update_contract(
         contract_id,
         actor,
@@ -142,18 +155,20 @@ async def update_contract(
         expected_version=body.expected_version,
     )
     committed(ctx, applied)
-    return applied.contract.to_wire()
+    return OrjsonResponse(applied.contract.to_wire())
 
 
-@router.delete("/{contract_id}", status_code=204)
+@router.delete("/{contract_id}", status_code=204, response_class=Response)
 async def delete_contract(contract_id: str, ctx: CtxDep, actor: DeleterDep) -> Response:
     applied = await ctx.repo.delete_contract(contract_id, actor)
     committed(ctx, applied)
     return Response(status_code=204)
 
 
-@router.post("/{contract_id}/status")
-async def change_status(contract_id: str, body: StatusChange, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/{contract_id}/status", response_model=StatusChangeAnswer)
+async def change_status(
+    contract_id: str, body: StatusChangeBody, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     applied = await ctx.repo.change_status(
         contract_id,
         actor,
@@ -163,11 +178,13 @@ async def change_status(contract_id: str, body: StatusChange, ctx: CtxDep, actor
         expected_version=body.expected_version,
     )
     committed(ctx, applied)
-    return _with_version(applied)
+    return OrjsonResponse(status_answer(applied.decision, applied.contract).model_dump(mode="json"))
 
 
-@router.post("/{contract_id}/phase")
-async def change_phase(contract_id: str, body: PhaseChange, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/{contract_id}/phase", response_model=PhaseChangeAnswer)
+async def change_phase(
+    contract_id: str, body: PhaseChangeBody, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     request = PhaseChangeRequest(
         phase=body.phase,
         confirmed=body.confirmed,
@@ -178,71 +195,69 @@ async def change_phase(contract_id: str, body: PhaseChange, ctx: CtxDep, actor: 
     )
     applied = await ctx.repo.change_phase(contract_id, actor, request)
     committed(ctx, applied)
-    if applied.response is not None:
-        return _with_version(applied)
-    return applied.contract.to_wire()
+    answer = phase_answer(applied.decision, applied.contract)
+    if answer is not None:
+        return OrjsonResponse(answer.model_dump(mode="json"))
+    return OrjsonResponse(applied.contract.to_wire())
 
 
-def _with_version(applied: Applied) -> Json:
-    """A decision's answer with the version it made, so a client never has to guess it."""
-    return {**(applied.response or {}), "version": applied.contract.version}
-
-
-@router.get("/{contract_id}/phase-readiness")
-async def phase_readiness(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.get("/{contract_id}/phase-readiness", response_model=ReadinessPublic)
+async def phase_readiness(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     readiness = check_phase_readiness(detail.contract, detail.tasks)
-    return readiness.to_wire(ctx.config.auto_advance_phases)
+    return OrjsonResponse(readiness.to_wire(ctx.config.auto_advance_phases))
 
 
-@router.post("/{contract_id}/check-completion")
-async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/{contract_id}/check-completion", response_model=CompletionCheckPublic)
+async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     check = check_contract_completion(detail.contract, detail.tasks)
     wire = check.to_wire()
     # The global switch of the [contracts] section turns auto-completion off everywhere.
     wire["would_complete"] = wire["would_complete"] and ctx.config.auto_complete_enabled
-    return wire
+    return OrjsonResponse(wire)
 
 
-@router.put("/{contract_id}/auto-complete")
+@router.put("/{contract_id}/auto-complete", response_model=ContractPublic)
 async def set_auto_complete(
-    contract_id: str, body: AutoComplete, ctx: CtxDep, actor: AutoCompleteDep
-) -> Json:
+    contract_id: str, body: AutoCompleteBody, ctx: CtxDep, actor: AutoCompleteDep
+) -> OrjsonResponse:
     applied = await ctx.repo.set_auto_complete(contract_id, actor, body.enabled)
     committed(ctx, applied)
-    return applied.contract.to_wire()
+    return OrjsonResponse(applied.contract.to_wire())
 
 
-@router.post("/{contract_id}/deliverables")
+@router.post("/{contract_id}/deliverables", response_model=ContractPublic)
 async def mark_deliverable(
-    contract_id: str, body: DeliverableMark, ctx: CtxDep, actor: ActorDep
-) -> Json:
+    contract_id: str, body: DeliverableMarkBody, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     applied = await ctx.repo.mark_deliverable(
         contract_id, actor, body.deliverable_id, phase=body.phase
     )
     committed(ctx, applied)
-    return applied.contract.to_wire()
+    return OrjsonResponse(applied.contract.to_wire())
 
 
-@router.post("/{contract_id}/tasks", status_code=201)
-async def create_task(contract_id: str, body: TaskCreate, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/{contract_id}/tasks", status_code=201, response_model=TaskPublic)
+async def create_task(
+    contract_id: str, body: TaskCreate, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     applied = await ctx.repo.create_task(
         contract_id, actor, body.name, is_supervisor=body.is_supervisor
     )
     committed(ctx, applied)
-    return applied.tasks[0].to_wire()
+    return OrjsonResponse(applied.tasks[0].to_wire(), status_code=201)
 
 
-@router.patch("/{contract_id}/tasks/{task_id}")
+@router.patch("/{contract_id}/tasks/{task_id}", response_model=TaskPublic)
 async def update_task(
     contract_id: str, task_id: str, body: TaskUpdate, ctx: CtxDep, actor: ActorDep
-) -> Json:
+) -> OrjsonResponse:
     applied = await ctx.repo.update_task(contract_id, actor, task_id, body.status)
     committed(ctx, applied)
     if applied.tasks:
-        return applied.tasks[0].to_wire()
+        return OrjsonResponse(applied.tasks[0].to_wire())
     # Unchanged (same status again): answer the task as it is.
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     task = next(t for t in detail.tasks if t.id == task_id)
-    return task.to_wire()
+    return OrjsonResponse(task.to_wire())

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from core.api.events import DashboardPublic, EventPagePublic, ServerConfigPublic
+from core.api.supervisors import ExportPublic
 from core.config import config_to_wire
 from core.store import aggregates, queries
 from server.deps import ActorDep, CtxDep
@@ -19,7 +21,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 After = Annotated[int, Query(ge=0, le=2**62)]
 
 
-@router.get("/events", response_class=OrjsonResponse)
+@router.get("/events", response_class=OrjsonResponse, response_model=EventPagePublic)
 async def events(
     ctx: CtxDep,
     actor: ActorDep,
@@ -33,7 +35,7 @@ async def events(
     return OrjsonResponse(page)
 
 
-@router.get("/contracts/dashboard", response_class=OrjsonResponse)
+@router.get("/contracts/dashboard", response_class=OrjsonResponse, response_model=DashboardPublic)
 async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     board = await aggregates.dashboard(
         ctx.store, actor.owner, now=ctx.clock.now(), config=ctx.config
@@ -41,7 +43,7 @@ async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     return OrjsonResponse(board.to_wire())
 
 
-@router.get("/config", response_class=OrjsonResponse)
+@router.get("/config", response_class=OrjsonResponse, response_model=ServerConfigPublic)
 async def config(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """The timing rules this server applies (stale threshold, timeouts), for any key: clients
     show staleness by the server's threshold instead of a copy of their own."""
@@ -49,7 +51,9 @@ async def config(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     return OrjsonResponse(config_to_wire(ctx.config))
 
 
-@router.get("/contracts/{contract_id}/events", response_class=OrjsonResponse)
+@router.get(
+    "/contracts/{contract_id}/events", response_class=OrjsonResponse, response_model=EventPagePublic
+)
 async def contract_events(
     contract_id: str, ctx: CtxDep, actor: ActorDep, after: After = 0, limit: Limit = 100
 ) -> OrjsonResponse:
@@ -62,6 +66,8 @@ async def contract_events(
     return OrjsonResponse(page)
 
 
-@router.get("/contracts/{contract_id}/export", response_class=OrjsonResponse)
+@router.get(
+    "/contracts/{contract_id}/export", response_class=OrjsonResponse, response_model=ExportPublic
+)
 async def export(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     return OrjsonResponse(await queries.export_contract(ctx.store, contract_id, actor.owner))

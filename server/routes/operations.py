@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
+from core.api.contracts import HealthPublic
 from core.status import ContractStatus
 from core.store import predicates
 from core.store.aggregates import status_counts
@@ -26,7 +27,7 @@ router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthPublic)
 async def health(ctx: CtxDep) -> JSONResponse:
     try:
         await ctx.store.run_read(lambda uow: uow.conn.execute(text("SELECT 1")).scalar())
@@ -49,7 +50,7 @@ async def _gauges(ctx: ServerContext) -> tuple[dict[str, int], int]:
     return await ctx.store.run_read(work)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request, ctx: CtxDep) -> PlainTextResponse:
     if ctx.settings.metrics_require_key:
         await ctx.keys.authenticate(presented_key(request))  # 401 UNAUTHORIZED without one

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from core.api.contracts import AnswerBody, QuestionCreate, QuestionListPublic, QuestionPublic
 from core.model import Question, QuestionStatus
 from core.store import queries
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep
+from server.responses import OrjsonResponse
 from server.routes.publishing import committed
-from server.schemas import Answer, QuestionCreate
 
 router = APIRouter(prefix="/api/v1", tags=["questions"])
 
@@ -23,29 +24,29 @@ MAX_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.25
 
 
-@router.post("/contracts/{contract_id}/questions", status_code=201)
+@router.post("/contracts/{contract_id}/questions", status_code=201, response_model=QuestionPublic)
 async def ask_question(
     contract_id: str, body: QuestionCreate, ctx: CtxDep, actor: ActorDep
-) -> Json:
+) -> OrjsonResponse:
     applied = await ctx.repo.ask_question(
         contract_id, actor, body.question, body.question_type, choices=body.choices
     )
     committed(ctx, applied)
-    return applied.questions[0].to_wire()
+    return OrjsonResponse(applied.questions[0].to_wire(), status_code=201)
 
 
-@router.get("/questions")
+@router.get("/questions", response_model=QuestionListPublic)
 async def list_questions(
     ctx: CtxDep,
     actor: ActorDep,
     status: QuestionStatus | None = None,
     contract_id: Annotated[str | None, Query(alias="contractId", max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Json:
+) -> OrjsonResponse:
     found = await queries.list_questions(
         ctx.store, actor.owner, status=status, contract_id=contract_id, limit=limit
     )
-    return {"questions": [q.to_wire() for q in found]}
+    return OrjsonResponse({"questions": [q.to_wire() for q in found]})
 
 
 async def _wait_until_settled(
@@ -69,20 +70,22 @@ async def _wait_until_settled(
             return question
 
 
-@router.get("/questions/{question_id}")
+@router.get("/questions/{question_id}", response_model=QuestionPublic)
 async def get_question(
     question_id: str,
     request: Request,
     ctx: CtxDep,
     actor: ActorDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-) -> Json:
+) -> OrjsonResponse:
     question = await _wait_until_settled(request, ctx, question_id, actor.owner, wait)
-    return question.to_wire()
+    return OrjsonResponse(question.to_wire())
 
 
-@router.post("/questions/{question_id}/answer")
-async def answer_question(question_id: str, body: Answer, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/questions/{question_id}/answer", response_model=QuestionPublic)
+async def answer_question(
+    question_id: str, body: AnswerBody, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     applied = await ctx.repo.answer_question(question_id, actor, body.answer)
     committed(ctx, applied)
-    return applied.questions[0].to_wire()
+    return OrjsonResponse(applied.questions[0].to_wire())

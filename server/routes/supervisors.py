@@ -8,6 +8,17 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from core.api.contracts import SupervisorStatusPublic
+from core.api.supervisors import (
+    HeartbeatBatchBody,
+    HeartbeatBody,
+    HeartbeatHistoryPublic,
+    HeartbeatsAccepted,
+    RestartRequested,
+    RestorePublic,
+    SupervisorStatePublic,
+    SupervisorSyncPublic,
+)
 from core.clock import iso
 from core.errors import ContractNotFound, SupervisorDead
 from core.store import queries
@@ -16,8 +27,8 @@ from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, RestarterDep
 from server.heartbeat_intake import parse_batch
+from server.responses import OrjsonResponse
 from server.routes.publishing import committed
-from server.schemas import HeartbeatBatchBody
 
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
 
@@ -39,24 +50,38 @@ async def get_writer(request: Request) -> HeartbeatSink:
 WriterDep = Annotated[HeartbeatSink, Depends(get_writer)]
 
 
-@router.post("/contracts/{contract_id}/supervisor/heartbeat", status_code=202)
+# Heartbeats are parsed by hand (`Heartbeat.parse`, the hot path); the schema is documented.
+_HEARTBEAT_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": HeartbeatBody.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/contracts/{contract_id}/supervisor/heartbeat",
+    status_code=202,
+    response_model=HeartbeatsAccepted,
+    openapi_extra=_HEARTBEAT_DOC,
+)
 async def heartbeat(
     contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
-) -> Json:
+) -> OrjsonResponse:
     beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
     batch = await writer.submit([beat], actor.owner)
     if not batch.accepted:
         raise ContractNotFound(contract_id)
-    return {"accepted": 1}
+    return OrjsonResponse({"accepted": 1}, status_code=202)
 
 
-@router.post("/supervisor/heartbeats", status_code=202)
+@router.post("/supervisor/heartbeats", status_code=202, response_model=HeartbeatsAccepted)
 async def heartbeats(
     body: HeartbeatBatchBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
-) -> Json:
+) -> OrjsonResponse:
     beats = parse_batch(body.heartbeats, ctx.clock.now())
     batch = await writer.submit(beats, actor.owner)
-    return {"accepted": len(batch.accepted)}
+    return OrjsonResponse({"accepted": len(batch.accepted)}, status_code=202)
 
 
 async def _status(ctx: ServerContext, contract_id: str, owner: str) -> queries.SupervisorStatus:
@@ -69,46 +94,52 @@ async def _status(ctx: ServerContext, contract_id: str, owner: str) -> queries.S
     )
 
 
-@router.get("/contracts/{contract_id}/supervisor/status")
-async def supervisor_status(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
-    return (await _status(ctx, contract_id, actor.owner)).to_wire()
+@router.get("/contracts/{contract_id}/supervisor/status", response_model=SupervisorStatusPublic)
+async def supervisor_status(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
+    return OrjsonResponse((await _status(ctx, contract_id, actor.owner)).to_wire())
 
 
-@router.get("/contracts/{contract_id}/supervisor/heartbeats")
+@router.get("/contracts/{contract_id}/supervisor/heartbeats", response_model=HeartbeatHistoryPublic)
 async def heartbeat_history(
     contract_id: str,
     ctx: CtxDep,
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-) -> Json:
+) -> OrjsonResponse:
     found = await queries.heartbeat_history(ctx.store, contract_id, actor.owner, limit=limit)
-    return {"heartbeats": [hb.to_history_wire() for hb in found]}
+    return OrjsonResponse({"heartbeats": [hb.to_history_wire() for hb in found]})
 
 
-@router.put("/contracts/{contract_id}/supervisor/state")
-async def save_state(contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.put("/contracts/{contract_id}/supervisor/state", response_model=SupervisorStatePublic)
+async def save_state(
+    contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep
+) -> OrjsonResponse:
     state = SupervisorPersistentState.parse(body)
     applied = await ctx.repo.save_supervisor_state(contract_id, actor, state)
     committed(ctx, applied)
-    return state.to_wire()
+    return OrjsonResponse(state.to_wire())
 
 
-@router.get("/contracts/{contract_id}/supervisor/restore")
-async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.get("/contracts/{contract_id}/supervisor/restore", response_model=RestorePublic)
+async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     plan = await ctx.repo.restoration(contract_id, actor.owner)
-    return plan.to_wire()
+    return OrjsonResponse(plan.to_wire())
 
 
-@router.post("/contracts/{contract_id}/supervisor/sync")
-async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+@router.post("/contracts/{contract_id}/supervisor/sync", response_model=SupervisorSyncPublic)
+async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """The supervisor's state as of its last heartbeat; 503 SUPERVISOR_DEAD when silent."""
     status = await _status(ctx, contract_id, actor.owner)
     if not status.alive:
         raise SupervisorDead(contract_id, iso(status.last_heartbeat))
-    return {"synced": True, "state": status.state.value if status.state else None}
+    return OrjsonResponse({"synced": True, "state": status.state.value if status.state else None})
 
 
-@router.post("/contracts/{contract_id}/supervisor/restart", status_code=202)
+@router.post(
+    "/contracts/{contract_id}/supervisor/restart",
+    status_code=202,
+    response_model=RestartRequested,
+)
 async def restart(contract_id: str, ctx: CtxDep, actor: RestarterDep) -> JSONResponse:
     applied = await ctx.repo.request_supervisor_restart(contract_id, actor)
     committed(ctx, applied)

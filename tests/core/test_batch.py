@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.api.batch import BatchResult
 from core.batch import (
     BatchAction,
     BatchItem,
@@ -14,7 +15,6 @@ from core.batch import (
     BatchPlan,
     BatchRequest,
     BatchSkip,
-    batch_result,
     plan_batch,
 )
 from core.config import ContractTimeoutConfig
@@ -263,7 +263,8 @@ PLAN = BatchPlan(
 
 
 def test_a_dry_run_reports_the_plan() -> None:
-    assert batch_result(PLAN, dry_run=True, applied_ids=["ignored"], errors={"x": "ignored"}) == {
+    dry = BatchResult.of(PLAN, dry_run=True, applied_ids=["ignored"], errors={"x": "ignored"})
+    assert dry.model_dump(mode="json") == {
         "operation": "restart_stale",
         "affected_count": 2,
         "affected_ids": ["c1", "c3"],
@@ -274,7 +275,7 @@ def test_a_dry_run_reports_the_plan() -> None:
 
 
 def test_a_real_run_reports_what_was_applied_and_what_failed() -> None:
-    result = batch_result(
+    result = BatchResult.of(
         PLAN,
         dry_run=False,
         applied_ids=["c1"],
@@ -282,7 +283,7 @@ def test_a_real_run_reports_what_was_applied_and_what_failed() -> None:
         statuses={"c1": "active"},
     )
 
-    assert result == {
+    assert result.model_dump(mode="json") == {
         "operation": "restart_stale",
         "affected_count": 1,
         "affected_ids": ["c1"],

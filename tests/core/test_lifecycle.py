@@ -26,6 +26,7 @@ from core.lifecycle import (
     update_contract,
 )
 from core.model import PendingPhaseConfirmation, QuestionStatus
+from core.outcome import StatusMoved
 from core.phases import ContractType
 from core.status import ContractStatus, WaitingFor
 from tests.core.desk import (
@@ -173,12 +174,7 @@ def test_status_change_outcome() -> None:
     desk.apply(create_task(desk.contract, [], "sup", "supervisor", desk.tick(), SUPERVISOR, True))
     read = desk.contract
     outcome = status(desk, S.ACTIVE, actor=SUPERVISOR, reason="go")
-    assert outcome.response == {
-        "success": True,
-        "previousStatus": "created",
-        "newStatus": "active",
-        "rejectionReason": None,
-    }
+    assert outcome.decision == StatusMoved(S.CREATED, S.ACTIVE)
     assert outcome.events == (
         NewEvent(
             E.STATUS_CHANGED,

@@ -15,6 +15,12 @@ from core.lifecycle import (
     create_task,
 )
 from core.model import PendingPhaseConfirmation, TaskStatus
+from core.outcome import (
+    ConfirmationRequested,
+    DeliverableProgress,
+    FeedbackRecorded,
+    StatusMoved,
+)
 from core.status import ContractStatus, WaitingFor
 from tests.core.desk import (
     ADMIN,
@@ -48,17 +54,15 @@ def test_requires_confirmation_response_and_state() -> None:
     desk = guarded_plan_done()
     read = desk.contract
     outcome = phase(desk, "execute", SUPERVISOR, tid="tr-1")
-    assert outcome.response == {
-        "status": "requires_confirmation",
-        "transitionId": "tr-1",
-        "currentPhase": "plan",
-        "nextPhase": "execute",
-        "deliverablesSummary": "Phase 'plan' deliverables: 1 of 1 complete, 1 tasks completed.",
-        "deliverables": [{"id": "plan-document", "name": "Plan Document", "completed": True}],
-        "phaseTasks": [desk.tasks["t1"].to_wire()],
-        "requiresConfirmation": True,
-        "message": "Phase guard is enabled. User confirmation required.",
-    }
+    assert outcome.decision == ConfirmationRequested(
+        transition_id="tr-1",
+        current_phase="plan",
+        next_phase="execute",
+        summary="Phase 'plan' deliverables: 1 of 1 complete, 1 tasks completed.",
+        deliverables=(DeliverableProgress("plan-document", "Plan Document", True),),
+        phase_tasks=(desk.tasks["t1"],),
+        message="Phase guard is enabled. User confirmation required.",
+    )
     c = outcome.contract
     assert c.pending_confirmation == PendingPhaseConfirmation("tr-1", "execute", desk.now)
     assert (c.status, c.waiting_for, c.phase) == (
@@ -79,18 +83,18 @@ def test_summary_counts_incomplete_deliverables() -> None:
     desk = started()
     desk.contract = replace(desk.contract, completed_deliverables={})
     outcome = phase(desk, "execute", force=True)
-    assert outcome.response is not None
-    assert outcome.response["deliverablesSummary"] == (
+    assert isinstance(outcome.decision, ConfirmationRequested)
+    assert outcome.decision.summary == (
         "Phase 'plan' deliverables: 0 of 1 complete, 0 tasks completed."
     )
-    assert outcome.response["phaseTasks"] == []  # the supervisor task is not a phase task
+    assert outcome.decision.phase_tasks == ()  # the supervisor task is not a phase task
 
 
 def test_repeated_request_reuses_the_pending_confirmation() -> None:
     desk = guarded_plan_done()
     first = phase(desk, "execute", SUPERVISOR, tid="tr-1")
     again = phase(desk, "execute", SUPERVISOR, tid="tr-2")
-    assert again.response == first.response
+    assert again.decision == first.decision
     assert (again.events, again.contract) == ((), first.contract)
 
 
@@ -113,10 +117,11 @@ def test_resume_with_a_pending_confirmation_waits_again_with_the_same_transition
     # Resumed with the confirmation still pending: it waits on the reviewer again at once.
     assert resumed.contract.status is S.WAITING_FOR_INPUT
     assert resumed.contract.waiting_for is WaitingFor.PHASE_CONFIRMATION
-    assert resumed.response is not None and resumed.response["newStatus"] == "waiting_for_input"
+    assert resumed.decision == StatusMoved(S.PAUSED, S.WAITING_FOR_INPUT)
     assert [e.payload["new_status"] for e in resumed.events] == ["active", "waiting_for_input"]
     again = phase(desk, "execute", tid="tr-2")
-    assert again.response is not None and again.response["transitionId"] == "tr-1"
+    assert isinstance(again.decision, ConfirmationRequested)
+    assert again.decision.transition_id == "tr-1"
     assert types(again) == []
     assert again.contract.waiting_for is WaitingFor.PHASE_CONFIRMATION
 
@@ -152,7 +157,7 @@ def test_feedback_rejects_the_confirmation() -> None:
     desk = guarded_plan_done()
     phase(desk, "execute")
     outcome = phase(desk, "execute", feedback="Add rollback plan")
-    assert outcome.response == {"status": "changes_requested", "feedback": "Add rollback plan"}
+    assert outcome.decision == FeedbackRecorded("Add rollback plan")
     c = outcome.contract
     assert (c.status, c.waiting_for, c.pending_confirmation, c.phase) == (
         S.ACTIVE,
@@ -202,7 +207,7 @@ def test_confirmed_advance_resolves_the_confirmation() -> None:
         None,
         None,
     )
-    assert (c.version, c.last_activity_at, outcome.response) == (read.version + 1, desk.now, None)
+    assert (c.version, c.last_activity_at, outcome.decision) == (read.version + 1, desk.now, None)
     assert outcome.events[0] == NewEvent(
         E.PHASE_CHANGED, "c1", {"old_phase": "plan", "new_phase": "execute", "comment": "ship"}
     )

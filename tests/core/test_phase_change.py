@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.actors import SYSTEM, Actor, Role
+from core.api.errors import http_status
 from core.errors import (
     ErrorCode,
     Forbidden,
@@ -76,7 +77,7 @@ def test_stale_version_is_a_conflict_with_details() -> None:
         "actual_version": 4,
         "current_phase": "plan",
     }
-    assert caught.value.http_status == 409
+    assert http_status(caught.value.code) == 409
 
 
 def test_version_is_checked_before_anything_else() -> None:
@@ -202,7 +203,7 @@ def test_force_with_nothing_missing_records_nothing() -> None:
 def test_supervisor_cannot_confirm_a_guarded_change() -> None:
     with pytest.raises(PhaseGuardRequired) as caught:
         decide(contract(), SUPERVISOR, confirmed=True)
-    assert caught.value.http_status == 409
+    assert http_status(caught.value.code) == 409
 
 
 def test_missing_deliverables_are_reported_before_the_guard() -> None:

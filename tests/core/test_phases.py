@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from core.api.errors import http_status
 from core.errors import ErrorCode, InvalidDeliverable, ValidationFailed
 from core.phases import (
     BUILTIN_PHASES,
@@ -193,7 +194,7 @@ def test_invalid_deliverable_message_is_exact(
         validate_deliverable(config, phase, deliverable)
     assert caught.value.message == message
     assert caught.value.code is ErrorCode.INVALID_DELIVERABLE
-    assert caught.value.http_status == 400
+    assert http_status(caught.value.code) == 400
 
 
 def test_validate_deliverable_in_unknown_phase_is_validation_failed() -> None:

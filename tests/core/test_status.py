@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from core.actors import SYSTEM, Actor, Role
+from core.api.errors import http_status
 from core.errors import ErrorCode, Forbidden, InvalidTransition, ValidationFailed
 from core.status import (
     LEGACY_STATUSES,
@@ -78,7 +79,7 @@ def test_move_outside_table_is_invalid_transition_naming_allowed_moves(
         check_transition(current, target, satisfied(current, target))
     error = caught.value
     assert error.code is ErrorCode.INVALID_TRANSITION
-    assert error.http_status == 400
+    assert http_status(error.code) == 400
     assert error.details == {
         "from": current.value,
         "to": target.value,
@@ -163,7 +164,7 @@ def test_supervisor_may_only_start_block_unblock_and_fail(
         return
     with pytest.raises(Forbidden) as caught:
         check_actor_may_move(SUPERVISOR, current, target)
-    assert caught.value.http_status == 403
+    assert http_status(caught.value.code) == 403
 
 
 @pytest.mark.parametrize("actor", [REVIEWER, ADMIN, SYSTEM])

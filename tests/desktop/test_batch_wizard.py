@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QWizard
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from core.batch import BatchRequest, batch_result, plan_batch
+from core.api.batch import BatchResult
+from core.batch import BatchRequest, plan_batch
 from core.clock import ManualClock
 from core.config import ContractTimeoutConfig
 from core.model import Contract
@@ -45,7 +46,8 @@ class PlanningBatch:
             return future
         request = BatchRequest.parse({**params, "dry_run": dry_run})
         plan = plan_batch(request, list(self.contracts.values()), NOW, ContractTimeoutConfig())
-        future.set_result(batch_result(plan, dry_run, applied_ids=plan.affected_ids))
+        done = BatchResult.of(plan, dry_run, applied_ids=plan.affected_ids)
+        future.set_result(done.model_dump(mode="json"))
         return future
 
 

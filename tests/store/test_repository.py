@@ -20,7 +20,7 @@ from core.errors import (
 )
 from core.events import EventType, NewEvent
 from core.model import QuestionStatus, TaskStatus
-from core.outcome import Outcome
+from core.outcome import ConfirmationRequested, FeedbackRecorded, Outcome
 from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus, WaitingFor
 from core.store import Applied, ContractRepository, Store, event_log, open_store, queries
@@ -106,11 +106,11 @@ async def test_guarded_phase_change_waits_then_feedback_reactivates(
     assert stored.waiting_for is WaitingFor.PHASE_CONFIRMATION
     assert stored.pending_confirmation is not None
     again = await repo.change_phase(cid, SUPERVISOR, PhaseChangeRequest("execute"))
-    assert again.response is not None and again.response["status"] == "requires_confirmation"
-    assert again.response["transitionId"] == stored.pending_confirmation.transition_id
+    assert isinstance(again.decision, ConfirmationRequested)
+    assert again.decision.transition_id == stored.pending_confirmation.transition_id
     before = await _log(store)
     feedback = await repo.change_phase(cid, REVIEWER, PhaseChangeRequest("execute", feedback="no"))
-    assert feedback.response == {"status": "changes_requested", "feedback": "no"}
+    assert feedback.decision == FeedbackRecorded("no")
     assert feedback.contract.status is ContractStatus.ACTIVE
     assert feedback.contract.pending_confirmation is None
     await _assert_committed(store, feedback, before)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.actors import Actor, Role
+from core.api.batch import BatchResult
+from core.api.contracts import ReadinessPublic, SupervisorStatusPublic
 from core.events import EventType, LoggedEvent
 from core.model import QuestionType
 from core.status import ContractStatus, WaitingFor
@@ -147,7 +149,15 @@ def test_event_text(kind: EventType, payload: dict[str, object], words: str) -> 
 
 
 def test_batch_lines() -> None:
-    result = {"affected_ids": ["c1"], "errors": [{"contract_id": "c2", "error": "nope"}]}
+    result = BatchResult.model_validate(
+        {
+            "operation": "archive_old",
+            "affected_count": 1,
+            "affected_ids": ["c1"],
+            "errors": [{"contract_id": "c2", "error": "nope"}],
+            "dry_run": True,
+        }
+    )
     assert render.batch_lines(result, {"c1": "First"}) == ["  c1  First", "  error c2: nope"]
 
 
@@ -190,11 +200,28 @@ def test_a_broken_config_file_is_a_config_error(
 
 # health ---------------------------------------------------------------------------------
 
-ALIVE = {"state": "working", "alive": True, "last_heartbeat": "2026-01-01T12:00:00Z"}
+
+def supervisor(alive: bool) -> SupervisorStatusPublic:
+    return SupervisorStatusPublic.model_validate(
+        {
+            "task_id": "t1",
+            "state": "working",
+            "phase": "plan",
+            "current_activity": None,
+            "progress": 0,
+            "last_heartbeat": "2026-01-01T12:00:00.000Z",
+            "pending_task_ids": [],
+            "alive": alive,
+        }
+    )
 
 
-def detail(supervisor: dict[str, object] | None = ALIVE, **contract: object) -> ContractDetail:
-    return ContractDetail(make_contract(**contract), [], [], supervisor, {"ready": True})
+ALIVE = supervisor(alive=True)
+READY = ReadinessPublic(phase="plan", ready=True, missing=[], auto_advance_enabled=True)
+
+
+def detail(supervisor: SupervisorStatusPublic | None = ALIVE, **contract: object) -> ContractDetail:
+    return ContractDetail(make_contract(**contract), [], [], supervisor, READY)
 
 
 def test_health_report_healthy_and_stale() -> None:
@@ -211,7 +238,7 @@ def test_health_report_problems() -> None:
         detail(status=ContractStatus.BLOCKED, blocked_reason="waiting on legal"), NOW, week
     )
     assert blocked["problems"] == ["blocked: waiting on legal"]
-    silent = health_report(detail({"state": "working", "alive": False}), NOW, week)
+    silent = health_report(detail(supervisor(alive=False)), NOW, week)
     assert silent["problems"] == ["supervisor not alive (no recent heartbeat)"]
     assert health_report(detail(None), NOW, week)["problems"] == ["no supervisor"]
     done = health_report(detail(None, status=ContractStatus.COMPLETED), NOW, week)

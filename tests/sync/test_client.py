@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.api.contracts import RequiresConfirmation
 from core.events import EventType
 from core.model import Contract, QuestionStatus, TaskStatus
 from core.status import ContractStatus, WaitingFor
@@ -64,7 +65,7 @@ async def expect_error(call: Any, status: int, code: str) -> ApiError:
 
 
 async def test_health(clients: Clients) -> None:
-    assert (await clients.reviewer.health())["status"] == "ok"
+    assert (await clients.reviewer.health()).status == "ok"
 
 
 async def test_unknown_key_is_unauthorized(sync_server: ServerProcess) -> None:
@@ -79,7 +80,7 @@ async def test_create_get_update_contract(clients: Clients) -> None:
     detail = await clients.reviewer.get_contract(made.id)
     assert detail.contract == made
     assert (detail.tasks, detail.pending_questions, detail.supervisor) == ([], [], None)
-    assert detail.readiness is not None and detail.readiness["phase"] == "research"
+    assert detail.readiness is not None and detail.readiness.phase == "research"
     updated = await clients.reviewer.update_contract(made.id, name="renamed", expected_version=1)
     assert (updated.name, updated.version, updated.description) == ("renamed", 2, "why")
     await expect_error(
@@ -147,7 +148,7 @@ async def test_list_contracts_filters_and_pages(clients: Clients) -> None:
 async def test_status_changes_and_errors(clients: Clients) -> None:
     contract = await clients.active()
     paused = await clients.reviewer.change_status(contract.id, "paused", reason="lunch")
-    assert paused["success"] is True and paused["newStatus"] == "paused"
+    assert paused.success is True and paused.new_status == "paused"
     error = await expect_error(
         clients.reviewer.change_status(contract.id, "completed"), 400, "INVALID_TRANSITION"
     )
@@ -158,7 +159,7 @@ async def test_status_changes_and_errors(clients: Clients) -> None:
         "VERSION_CONFLICT",
     )
     resumed = await clients.reviewer.change_status(contract.id, "active")
-    assert resumed["newStatus"] == "active"
+    assert resumed.new_status == "active"
     await expect_error(
         clients.reviewer.change_status(contract.id, "failed"), 400, "VALIDATION_FAILED"
     )
@@ -183,6 +184,8 @@ async def test_guarded_phase_change_confirmation_and_feedback(clients: Clients) 
     asked = await clients.supervisor.change_phase(contract.id, "execute")
     assert asked.kind == "requires_confirmation" and asked.contract is None
     assert asked.body["nextPhase"] == "execute"
+    assert isinstance(asked.answer, RequiresConfirmation)
+    assert asked.answer.next_phase == "execute"
     waiting = (await clients.reviewer.get_contract(contract.id)).contract
     assert waiting.waiting_for is WaitingFor.PHASE_CONFIRMATION
     await expect_error(
@@ -217,9 +220,9 @@ async def test_forced_unguarded_advance(clients: Clients) -> None:
 async def test_readiness_completion_auto_complete_deliverables(clients: Clients) -> None:
     contract = await clients.active()
     readiness = await clients.reviewer.phase_readiness(contract.id)
-    assert readiness["ready"] is False and readiness["missing"]
+    assert readiness.ready is False and readiness.missing
     completion = await clients.reviewer.check_completion(contract.id)
-    assert completion["ready"] is False
+    assert completion.ready is False
     off = await clients.reviewer.set_auto_complete(contract.id, False)
     assert off.auto_complete_enabled is False
     await expect_error(
@@ -277,11 +280,11 @@ async def test_supervisor_heartbeats_status_and_sync(clients: Clients) -> None:
     )
     assert accepted == 1
     status = await clients.reviewer.supervisor_status(contract.id)
-    assert status["alive"] is True and status["task_id"] == task.id
+    assert status.alive is True and status.task_id == task.id
     history = await clients.reviewer.supervisor_heartbeats(contract.id, limit=5)
     assert 1 <= len(history) <= 2
     synced = await clients.reviewer.sync_supervisor(contract.id)
-    assert synced["synced"] is True
+    assert synced.synced is True
     await expect_error(
         clients.supervisor.send_heartbeat(contract.id, {"state": "working"}),
         400,
@@ -292,7 +295,7 @@ async def test_supervisor_heartbeats_status_and_sync(clients: Clients) -> None:
 async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
     contract = await clients.active()
     fresh = await clients.supervisor.restore_supervisor(contract.id)
-    assert fresh["action"] == "start_fresh"
+    assert fresh.action == "start_fresh"
     state = {
         "state": "working",
         "phase": "plan",
@@ -300,9 +303,9 @@ async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
         "updatedAt": "2026-01-01T00:00:00Z",
     }
     saved = await clients.supervisor.save_supervisor_state(contract.id, state)
-    assert saved["phase"] == "plan"
+    assert saved.phase == "plan"
     restored = await clients.supervisor.restore_supervisor(contract.id)
-    assert restored["action"] in ("resume", "from_checkpoint")
+    assert restored.action in ("resume", "from_checkpoint")
     await clients.reviewer.restart_supervisor(contract.id, idempotency_key=uuid.uuid4().hex)
     events = await clients.reviewer.contract_events(contract.id)
     assert EventType.SUPERVISOR_RESTART_REQUESTED in {e.type for e in events.events}
@@ -317,7 +320,7 @@ async def test_supervisor_state_restore_and_restart(clients: Clients) -> None:
 async def test_batch_dry_run_and_forbidden(clients: Clients) -> None:
     contract = await clients.active()
     dry = await clients.admin.batch("pause_all", reason="maintenance", dry_run=True)
-    assert dry["dry_run"] is True and contract.id in dry["affected_ids"]
+    assert dry.dry_run is True and contract.id in dry.affected_ids
     assert (
         await clients.reviewer.get_contract(contract.id)
     ).contract.status is ContractStatus.ACTIVE
@@ -329,7 +332,7 @@ async def test_batch_archive_old_runs(clients: Clients) -> None:
     contract = await clients.active()
     await clients.reviewer.change_status(contract.id, "failed", reason="x")
     result = await clients.admin.batch("archive_old", older_than_hours=0, status_filter=["failed"])
-    assert contract.id in result["affected_ids"] and result["dry_run"] is False
+    assert contract.id in result.affected_ids and result.dry_run is False
     archived = (await clients.reviewer.get_contract(contract.id)).contract
     assert archived.status is ContractStatus.ARCHIVED
 
@@ -337,8 +340,8 @@ async def test_batch_archive_old_runs(clients: Clients) -> None:
 async def test_dashboard(clients: Clients) -> None:
     await clients.active()
     board = await clients.reviewer.dashboard()
-    assert board["statusCounts"]["active"] >= 1
-    assert {"phaseCounts", "staleContracts", "waitingForInput", "recentEvents"} <= set(board)
+    assert board.status_counts["active"] >= 1
+    assert board.recent_events  # the contract's events, typed
 
 
 async def test_events_and_contract_events_page(clients: Clients) -> None:
@@ -359,8 +362,8 @@ async def test_events_and_contract_events_page(clients: Clients) -> None:
 async def test_export(clients: Clients) -> None:
     contract = await clients.active()
     exported = await clients.reviewer.export(contract.id)
-    assert exported["contract"]["id"] == contract.id
-    assert {"tasks", "questions", "events", "supervisor", "heartbeats"} <= set(exported)
+    assert exported.contract.id == contract.id
+    assert exported.events and exported.tasks  # the contract's history came typed
     await expect_error(clients.other.export(contract.id), 404, "CONTRACT_NOT_FOUND")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.api.errors import ErrorCode
 from core.model import Contract
 from sync.api_session import backoff_delay
 from sync.client import ContractClient
@@ -105,8 +106,19 @@ async def test_a_body_that_is_not_the_apis_still_gives_an_api_error() -> None:
     async with client(Recorder(page)) as api:
         with pytest.raises(ApiError) as caught:
             await api.dashboard()
-    assert (caught.value.status, caught.value.code) == (500, "HTTP_500")
+    assert (caught.value.status, caught.value.code) == (500, ErrorCode.UNKNOWN)
+    assert caught.value.raw_code == "HTTP_500"
     assert "Internal Server Error" in caught.value.message
+
+
+async def test_a_code_from_a_newer_server_is_unknown_and_kept_as_sent() -> None:
+    newer = httpx.Response(409, json={"code": "EVIDENCE_DRIFTED", "message": "later"})
+    async with client(Recorder(newer)) as api:
+        with pytest.raises(ApiError) as caught:
+            await api.get_contract("c1")
+    assert caught.value.code is ErrorCode.UNKNOWN
+    assert (caught.value.raw_code, caught.value.message) == ("EVIDENCE_DRIFTED", "later")
+    assert str(caught.value) == "EVIDENCE_DRIFTED: later"
 
 
 async def test_a_2xx_that_is_not_json_is_bad_response() -> None:

@@ -341,7 +341,8 @@ async def test_every_kind_reaches_its_endpoint(outbox: Outbox) -> None:
         if path.endswith("/restart"):
             return httpx.Response(202)
         if path.endswith("/batch"):
-            return httpx.Response(200, json={"operation": "pause_all", "affected_count": 0})
+            done = {"operation": "pause_all", "affected_count": 0, "affected_ids": []}
+            return httpx.Response(200, json={**done, "errors": [], "dry_run": False})
         if path.endswith("/phase") and b"feedback" in request.content:
             return httpx.Response(200, json={"status": "changes_requested", "feedback": "x"})
         return httpx.Response(200, json=contract("c1").to_wire())

@@ -1,0 +1,290 @@
+"""Contracts, tasks and questions on the wire: the Create / Update / Public family.
+
+Request bodies (`…Create`, `…Update`, `…Body`) are strict and bounded; values whose rules
+live in core (contract type, phase, question type, choices) stay plain strings so core's
+messages, which list the valid values, reach the client unchanged. Public models describe
+the answers key for key as `Contract.to_wire` & co. write them (a test round-trips them).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag
+
+from core.api.base import (
+    MAX_TEXT,
+    MAX_VERSION,
+    Body,
+    CamelModel,
+    SnakeModel,
+    WireTime,
+)
+from core.model import QuestionStatus, QuestionType, TaskStatus
+from core.phases import ContractType, DeliverablePriority
+from core.status import ContractStatus, WaitingFor
+
+Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
+
+# --- request bodies ------------------------------------------------------------------------
+
+
+class ContractCreate(Body):
+    name: str = Field(max_length=MAX_TEXT)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    contract_type: str = Field(max_length=64)
+    phase_config: dict[str, Any] | None = None
+    phase_guard: bool = True
+    auto_complete_enabled: bool = True
+
+
+class ContractUpdate(Body):
+    name: str | None = Field(default=None, max_length=MAX_TEXT)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    phase_guard: bool | None = None
+    expected_version: Version | None = None
+
+
+class StatusChangeBody(Body):
+    target_status: ContractStatus = Field(strict=False)
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+    blocker: str | None = Field(default=None, max_length=MAX_TEXT)
+    expected_version: Version | None = None
+
+
+class PhaseChangeBody(Body):
+    phase: str = Field(max_length=200)
+    confirmed: bool = False
+    feedback: str | None = Field(default=None, max_length=MAX_TEXT)
+    comment: str | None = Field(default=None, max_length=MAX_TEXT)
+    expected_version: Version | None = None
+    force: bool = False
+
+
+class AutoCompleteBody(Body):
+    enabled: bool
+
+
+class DeliverableMarkBody(Body):
+    deliverable_id: str = Field(max_length=200)
+    phase: str | None = Field(default=None, max_length=200)
+
+
+class TaskCreate(Body):
+    name: str = Field(max_length=MAX_TEXT)
+    is_supervisor: bool = False
+
+
+class TaskUpdate(Body):
+    status: TaskStatus = Field(strict=False)
+
+
+class QuestionCreate(Body):
+    question: str = Field(max_length=MAX_TEXT)
+    question_type: str = Field(max_length=64)
+    choices: list[str] = Field(default_factory=list, max_length=100)
+
+
+class AnswerBody(Body):
+    answer: str = Field(max_length=MAX_TEXT)
+
+
+class ContractListQuery(CamelModel):
+    """`GET /contracts` query parameters (values arrive as text, so not strict)."""
+
+    status: str | None = Field(default=None, max_length=500)
+    phase: str | None = Field(default=None, max_length=200)
+    stale: bool = False
+    threshold: str | None = Field(default=None, max_length=50)
+    waiting: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=2**62)
+    updated_since: str | None = Field(default=None, max_length=64)
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+class PhasePublic(CamelModel):
+    id: str
+    name: str
+    order: int
+
+
+class DeliverableDefPublic(CamelModel):
+    id: str
+    name: str
+    priority: DeliverablePriority
+
+
+class PhaseConfigPublic(CamelModel):
+    phases: list[PhasePublic]
+    default_phase: str
+    deliverables: dict[str, list[DeliverableDefPublic]]
+
+
+class ContractPublic(CamelModel):
+    """API.md's Contract object."""
+
+    id: str
+    name: str
+    description: str | None
+    contract_type: ContractType
+    phase: str
+    phases: list[PhasePublic]
+    phase_config: PhaseConfigPublic | None
+    status: ContractStatus
+    phase_guard: bool
+    auto_complete_enabled: bool
+    version: int
+    completed_deliverables: dict[str, list[str]]
+    waiting_for: WaitingFor | None
+    blocked_reason: str | None
+    failure_reason: str | None
+    supervisor_task_id: str | None
+    created_at: WireTime
+    updated_at: WireTime
+    status_changed_at: WireTime
+    last_activity_at: WireTime
+    completion_detected_at: WireTime | None
+    pending_phase: str | None = Field(
+        default=None, description="The phase a pending guarded advance asks to move to."
+    )
+
+
+class TaskPublic(CamelModel):
+    id: str
+    contract_id: str
+    name: str
+    status: TaskStatus
+    is_supervisor: bool
+    created_at: WireTime
+    updated_at: WireTime
+
+
+class QuestionPublic(CamelModel):
+    id: str
+    contract_id: str
+    phase: str
+    question: str
+    question_type: QuestionType
+    choices: list[str]
+    status: QuestionStatus
+    answer: str | None
+    asked_at: WireTime
+    answered_at: WireTime | None
+    answered_by: str | None
+
+
+class ReadinessPublic(SnakeModel):
+    """`GET /contracts/{id}/phase-readiness` (snake_case, as the specification shows)."""
+
+    phase: str
+    ready: bool
+    missing: list[str]
+    auto_advance_enabled: bool
+
+
+class CompletionCheckPublic(SnakeModel):
+    """`POST /contracts/{id}/check-completion`."""
+
+    ready: bool
+    would_complete: bool
+    missing: list[str]
+
+
+class SupervisorStatusPublic(SnakeModel):
+    """`GET /contracts/{id}/supervisor/status` (snake_case, as the specification shows)."""
+
+    task_id: str | None
+    state: str | None
+    phase: str | None
+    current_activity: str | None
+    progress: int
+    last_heartbeat: WireTime | None
+    pending_task_ids: list[str]
+    alive: bool
+
+
+class ContractDetailPublic(ContractPublic):
+    """`GET /contracts/{id}`: the Contract plus its tasks, pending questions, supervisor
+    status (null without a supervisor) and the current phase's readiness."""
+
+    tasks: list[TaskPublic]
+    pending_questions: list[QuestionPublic]
+    supervisor: SupervisorStatusPublic | None
+    readiness: ReadinessPublic
+
+
+class ContractListPublic(CamelModel):
+    contracts: list[ContractPublic]
+    total: int
+
+
+class QuestionListPublic(CamelModel):
+    questions: list[QuestionPublic]
+
+
+class StatusChangeAnswer(CamelModel):
+    """`POST /contracts/{id}/status`: `newStatus` may be `waiting_for_input` when the move
+    landed on a contract that still waits on the reviewer."""
+
+    success: bool = True
+    previous_status: ContractStatus
+    new_status: ContractStatus
+    rejection_reason: str | None = None
+    version: int | None = Field(default=None, description="The contract's version after it.")
+
+
+class DeliverableCheck(CamelModel):
+    id: str
+    name: str
+    completed: bool
+
+
+class RequiresConfirmation(CamelModel):
+    """A guarded advance asks a reviewer first; the contract now waits for one."""
+
+    status: Literal["requires_confirmation"] = "requires_confirmation"
+    transition_id: str
+    current_phase: str
+    next_phase: str
+    deliverables_summary: str
+    deliverables: list[DeliverableCheck]
+    phase_tasks: list[TaskPublic]
+    requires_confirmation: bool = True
+    message: str
+    version: int | None = None
+
+
+class ChangesRequestedAnswer(CamelModel):
+    """The reviewer's feedback was recorded; the contract is active again."""
+
+    status: Literal["changes_requested"] = "changes_requested"
+    feedback: str
+    version: int | None = None
+
+
+PHASE_ANSWER_STATUSES = frozenset({"requires_confirmation", "changes_requested"})
+
+
+def _phase_answer_kind(value: Any) -> str:
+    """Which answer a body is: the Contract (the phase moved) carries the contract's status,
+    the two others carry their own `status` text."""
+    status = value.get("status") if isinstance(value, dict) else getattr(value, "status", None)
+    return str(status) if status in PHASE_ANSWER_STATUSES else "advanced"
+
+
+PhaseChangeAnswer = Annotated[
+    Annotated[ContractPublic, Tag("advanced")]
+    | Annotated[RequiresConfirmation, Tag("requires_confirmation")]
+    | Annotated[ChangesRequestedAnswer, Tag("changes_requested")],
+    Discriminator(_phase_answer_kind),
+]
+"""`POST /contracts/{id}/phase`: advanced (the moved Contract) | requires_confirmation |
+changes_requested."""
+
+
+class HealthPublic(SnakeModel):
+    status: str
+    db: str
