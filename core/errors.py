@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    FEATURE_DISABLED = "FEATURE_DISABLED"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = {
@@ -44,6 +45,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TASK_NOT_FOUND: 404,
+    # 404 as API.md says: with the flag off the feature is not there, as on an older server.
+    ErrorCode.FEATURE_DISABLED: 404,
 }
 
 
@@ -198,3 +201,15 @@ class Forbidden(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class FeatureDisabled(DomainError):
+    """A `[feature_flags]` switch of the server's configuration turned this feature off."""
+
+    code = ErrorCode.FEATURE_DISABLED
+
+    def __init__(self, flag: str, what: str) -> None:
+        super().__init__(
+            f"{what} is turned off on this server ([feature_flags] {flag} = false)",
+            {"feature": flag},
+        )

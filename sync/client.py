@@ -68,9 +68,10 @@ class ContractClient(SupervisorCalls, ApiSession):
         description: str | None = None,
         phase_config: Mapping[str, Any] | None = None,
         phase_guard: bool = True,
-        auto_complete_enabled: bool = True,
+        auto_complete_enabled: bool | None = None,
         idempotency_key: str | None = None,
     ) -> Contract:
+        """`auto_complete_enabled` None: the server's `[contracts] auto_complete_enabled`."""
         body = {
             "name": name,
             "contractType": contract_type,
@@ -79,6 +80,8 @@ class ContractClient(SupervisorCalls, ApiSession):
             "phaseGuard": phase_guard,
             "autoCompleteEnabled": auto_complete_enabled,
         }
+        if auto_complete_enabled is None:
+            del body["autoCompleteEnabled"]
         wire = await self._object("POST", "/contracts", body=body, idempotency_key=idempotency_key)
         return contract_from_wire(wire)
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from core import lifecycle
 from core.actors import Actor
 from core.clock import Clock
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, FeatureFlags
 from core.model import Contract, Question, Task, TaskStatus
 from core.outcome import Outcome
 from core.phase_change import PhaseChangeRequest
@@ -56,14 +56,19 @@ class ContractRepository:
     """The use cases of `core.lifecycle`, each one transaction on `store`."""
 
     def __init__(
-        self, store: Store, clock: Clock, config: ContractTimeoutConfig | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        config: ContractTimeoutConfig | None = None,
+        flags: FeatureFlags | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.config = config or ContractTimeoutConfig()
-        self._progress = ProgressSettings(
-            self.config.auto_advance_phases, self.config.auto_complete_enabled
-        )
+        self.flags = flags or FeatureFlags()
+        # `[contracts] auto_complete_enabled` is only the default of new contracts (§8.1,
+        # "global default"); the server-wide switch is the `auto_complete` feature flag.
+        self._progress = ProgressSettings(self.config.auto_advance_phases, self.flags.auto_complete)
         self._supervision = SupervisorStore(store, clock)
         self._sweeper = Sweeper(store, self.config)
 

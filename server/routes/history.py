@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from core.config import config_to_wire
 from core.store import aggregates, queries
-from server.deps import ActorDep, CtxDep
+from server.deps import ActorDep, CtxDep, feature
 from server.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
@@ -33,7 +33,11 @@ async def events(
     return OrjsonResponse(page)
 
 
-@router.get("/contracts/dashboard", response_class=OrjsonResponse)
+@router.get(
+    "/contracts/dashboard",
+    response_class=OrjsonResponse,
+    dependencies=[feature("monitoring_dashboard", "The monitoring dashboard")],
+)
 async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     board = await aggregates.dashboard(
         ctx.store, actor.owner, now=ctx.clock.now(), config=ctx.config
@@ -46,7 +50,7 @@ async def config(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """The timing rules this server applies (stale threshold, timeouts), for any key: clients
     show staleness by the server's threshold instead of a copy of their own."""
     del actor
-    return OrjsonResponse(config_to_wire(ctx.config))
+    return OrjsonResponse(config_to_wire(ctx.config, ctx.flags))
 
 
 @router.get("/contracts/{contract_id}/events", response_class=OrjsonResponse)

@@ -14,12 +14,13 @@ from core.store import queries
 from core.store.supervision import HeartbeatBatch
 from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
-from server.deps import ActorDep, CtxDep, RestarterDep
+from server.deps import ActorDep, CtxDep, RestarterDep, feature
 from server.heartbeat_intake import parse_batch
 from server.routes.publishing import committed
 from server.schemas import HeartbeatBatchBody
 
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
+HEARTBEATS = feature("supervisor_heartbeat", "Supervisor heartbeats")
 
 Json = dict[str, Any]
 RawBody = Annotated[dict[str, Any], Body()]
@@ -39,7 +40,9 @@ async def get_writer(request: Request) -> HeartbeatSink:
 WriterDep = Annotated[HeartbeatSink, Depends(get_writer)]
 
 
-@router.post("/contracts/{contract_id}/supervisor/heartbeat", status_code=202)
+@router.post(
+    "/contracts/{contract_id}/supervisor/heartbeat", status_code=202, dependencies=[HEARTBEATS]
+)
 async def heartbeat(
     contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> Json:
@@ -50,7 +53,7 @@ async def heartbeat(
     return {"accepted": 1}
 
 
-@router.post("/supervisor/heartbeats", status_code=202)
+@router.post("/supervisor/heartbeats", status_code=202, dependencies=[HEARTBEATS])
 async def heartbeats(
     body: HeartbeatBatchBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> Json:
@@ -74,7 +77,7 @@ async def supervisor_status(contract_id: str, ctx: CtxDep, actor: ActorDep) -> J
     return (await _status(ctx, contract_id, actor.owner)).to_wire()
 
 
-@router.get("/contracts/{contract_id}/supervisor/heartbeats")
+@router.get("/contracts/{contract_id}/supervisor/heartbeats", dependencies=[HEARTBEATS])
 async def heartbeat_history(
     contract_id: str,
     ctx: CtxDep,
