@@ -182,10 +182,19 @@ def _changing_commands(commands: Subparsers) -> None:
 
 
 def _batch_commands(commands: Subparsers) -> None:
-    cleanup = _command(commands, "cleanup", "archive old contracts and delete archived ones")
+    cleanup = _command(
+        commands, "cleanup", "archive old contracts, delete archived ones, clean up worktrees"
+    )
     cleanup.add_argument("--archive", action="store_true", help="archive completed/failed")
     cleanup.add_argument("--delete-archived", action="store_true", help="delete archived")
-    cleanup.add_argument("--all", action="store_true", help="archive, then delete")
+    cleanup.add_argument(
+        "--worktrees",
+        action="store_true",
+        help="ask daemons to remove the worktrees of finished or archived contracts",
+    )
+    cleanup.add_argument(
+        "--all", action="store_true", help="archive, clean up worktrees, then delete"
+    )
     cleanup.add_argument("--older-than", default="7d", help="age threshold (default 7d)")
     cleanup.add_argument("--dry-run", action="store_true", help="only show what would change")
     cleanup.add_argument("--force", action="store_true", help="do not ask for confirmation")

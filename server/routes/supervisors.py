@@ -98,8 +98,10 @@ async def save_state(contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorD
 
 @router.get("/contracts/{contract_id}/supervisor/restore")
 async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
+    """How the supervisor resumes, and how often it is to send heartbeats
+    (`[contracts] heartbeat_interval_seconds`, so one setting paces every supervisor)."""
     plan = await ctx.repo.restoration(contract_id, actor.owner)
-    return plan.to_wire()
+    return plan.to_wire() | {"heartbeat_interval_seconds": ctx.config.heartbeat_interval_seconds}
 
 
 @router.post("/contracts/{contract_id}/supervisor/sync")
