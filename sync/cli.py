@@ -143,7 +143,9 @@ def _reading_commands(commands: Subparsers) -> None:
 
     health = _command(commands, "health", "check a contract's supervisor; exit 1 when unhealthy")
     health.add_argument("id")
-    health.add_argument("--threshold", default="30m", help="stale after this long idle")
+    health.add_argument(
+        "--threshold", help="stale after this long idle (default: the server's stale threshold)"
+    )
     _format(health, ("table", "json"), "table")
 
     export = _command(commands, "export", "export a contract's whole history as JSON")
@@ -170,7 +172,10 @@ def _changing_commands(commands: Subparsers) -> None:
     advance.add_argument("id")
     advance.add_argument("--phase", required=True)
     advance.add_argument(
-        "--force", action="store_true", help="advance even with deliverables missing"
+        "--force",
+        action="store_true",
+        help="a reviewer's forced advance: confirms the phase guard and skips missing "
+        "deliverables (recorded as forced)",
     )
     advance.add_argument(
         "-y", "--yes", action="store_true", help="confirm a guarded change without asking"
