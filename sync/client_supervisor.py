@@ -50,7 +50,8 @@ class SupervisorCalls(ApiSession):
         )
 
     async def restore_supervisor(self, contract_id: str) -> dict[str, Any]:
-        """`{action, state, redeliver_questions, waiting_on_task_ids}`."""
+        """`{action, state, redeliver_questions, waiting_on_task_ids,
+        heartbeat_interval_seconds}` (the pace the server wants heartbeats at)."""
         return await self._object("GET", f"/contracts/{contract_id}/supervisor/restore")
 
     async def sync_supervisor(self, contract_id: str) -> dict[str, Any]:
