@@ -26,7 +26,9 @@ monitoring_dashboard = false
 """
 
 
-def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def _serve(
+    *args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`contract-server serve ARGS`; a server that starts instead of stopping is a failure."""
     try:
         return subprocess.run(
@@ -34,7 +36,7 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=_clean_env(),
+            env=_clean_env() | (env or {}),
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -95,6 +97,17 @@ def test_print_config_shows_the_effective_settings_and_flags_without_secrets(
         "supervisor_heartbeat": True,
         "monitoring_dashboard": True,
     }
+
+
+def test_the_environment_overrides_a_flag(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("[feature_flags]\nmonitoring_dashboard = true\n")
+    done = _serve(
+        "--config", str(config), "--print-config",
+        env={"CONTRACTS_FEATURE_MONITORING_DASHBOARD": "false"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert tomllib.loads(done.stdout)["feature_flags"]["monitoring_dashboard"] is False
 
 
 def test_flags_off_turn_their_features_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
