@@ -1,7 +1,9 @@
-"""Timing and behaviour settings: the `[contracts]` section of the specification (§8.1).
+"""Timing and behaviour settings: the `[contracts]` section of the specification (§8.1), the
+server's `[server]` limits and the plan's `[feature_flags]`.
 
 Values come from three layers, later ones winning: the defaults below, a TOML file's
-`[contracts]` table, and `CONTRACTS_<KEY>` environment variables. Every layer is checked the
+table, and environment variables (`CONTRACTS_<KEY>`, `CONTRACTS_SERVER_<KEY>`,
+`CONTRACTS_FEATURE_<FLAG>`). Every layer is checked the
 same way, so a typo in the file or a junk environment value is a `ValidationFailed` naming
 the key, never a silently ignored setting or a crash deep inside a background service.
 """
@@ -17,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.errors import ValidationFailed
+from core.errors import FeatureDisabled, ValidationFailed
 
 ENV_PREFIX = "CONTRACTS_"
 C = TypeVar("C")
@@ -94,6 +96,29 @@ class ServerSettings:
     key_cache_entries: int = 10_000  # API key lookups cached (PostgreSQL), unknown keys too
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureFlags:
+    """The `[feature_flags]` of the plan's rollout (all on by default); off means gone.
+
+    - enhanced_contract_status: `POST /contracts/{id}/status`, the explicit status moves.
+    - auto_complete: the automatic start of completion (§2.2.3 step 4); a ready terminal
+      phase then waits for a person, as with a contract's own auto-complete off.
+    - supervisor_heartbeat: receiving heartbeats and their history.
+    - monitoring_dashboard: `GET /contracts/dashboard` and the monitor WebSocket.
+    A route of a feature that is off answers `404 FEATURE_DISABLED` naming the flag.
+    """
+
+    enhanced_contract_status: bool = True
+    auto_complete: bool = True
+    supervisor_heartbeat: bool = True
+    monitoring_dashboard: bool = True
+
+    def require(self, flag: str, what: str) -> None:
+        """Raise FeatureDisabled when `flag` is off; `what` names the feature for a person."""
+        if not getattr(self, flag):
+            raise FeatureDisabled(flag, what)
+
+
 def _kinds(cls: type) -> Mapping[str, type]:
     return {f.name: type(f.default) for f in fields(cls)}
 
@@ -102,6 +127,59 @@ _KINDS: Mapping[str, type] = _kinds(ContractTimeoutConfig)
 VALID_KEYS: tuple[str, ...] = tuple(_KINDS)
 _SERVER_KINDS: Mapping[str, type] = _kinds(ServerSettings)
 SERVER_ENV_PREFIX = "CONTRACTS_SERVER_"
+_FLAG_KINDS: Mapping[str, type] = _kinds(FeatureFlags)
+FLAGS_ENV_PREFIX = "CONTRACTS_FEATURE_"
+# The tables a server's configuration file may hold; any other is a typo, refused.
+TABLES = ("contracts", "server", "feature_flags")
+
+
+def load_feature_flags(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> FeatureFlags:
+    """Defaults, then the file's `[feature_flags]`, then `CONTRACTS_FEATURE_<FLAG>` overrides.
+
+    An unknown flag is refused like an unknown `[contracts]` key: the server does not start.
+    """
+    flags = FeatureFlags()
+    if path is not None:
+        table = _table(_read_toml(Path(path)), "feature_flags", Path(path))
+        flags = _apply(flags, table, f"file {path} [feature_flags]", _FLAG_KINDS)
+    if env is not None:
+        overrides = _env_overrides(env, FLAGS_ENV_PREFIX, _FLAG_KINDS)
+        flags = _apply(flags, overrides, "environment", _FLAG_KINDS)
+    return flags
+
+
+def check_tables(path: str | Path) -> None:
+    """Refuse a file holding a table the server does not read (`[feature_flag]`, say)."""
+    unknown = sorted(str(k) for k in _read_toml(Path(path)) if k not in TABLES)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown table(s) in file {path}: {', '.join(unknown)}. "
+            f"Valid tables: {', '.join(TABLES)}",
+            details={"unknown": unknown, "valid_tables": list(TABLES)},
+        )
+
+
+def settings_document(
+    config: ContractTimeoutConfig, settings: ServerSettings, flags: FeatureFlags
+) -> str:
+    """The effective settings as a TOML document (what `serve --print-config` shows).
+
+    Every value is a bool or a number, so none is secret; the result reads back with
+    `tomllib` and can serve as a configuration file.
+    """
+    parts = []
+    for name, values in (("contracts", config), ("server", settings), ("feature_flags", flags)):
+        lines = [f"{f.name} = {_toml_value(getattr(values, f.name))}" for f in fields(values)]
+        parts.append(f"[{name}]\n" + "\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _toml_value(value: bool | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def load_server_settings(
@@ -141,9 +219,16 @@ def config_from_mapping(mapping: Mapping[str, Any]) -> ContractTimeoutConfig:
     return _apply(ContractTimeoutConfig(), mapping, "settings", _KINDS)
 
 
-def config_to_wire(config: ContractTimeoutConfig) -> dict[str, Any]:
-    """`GET /config`'s body: the server's `[contracts]` settings, keys as in the TOML file."""
-    return {"contracts": {f.name: getattr(config, f.name) for f in fields(config)}}
+def config_to_wire(
+    config: ContractTimeoutConfig, flags: FeatureFlags | None = None
+) -> dict[str, Any]:
+    """`GET /config`'s body: the server's `[contracts]` settings and `[feature_flags]`, keys
+    as in the TOML file."""
+    flags = flags or FeatureFlags()
+    return {
+        "contracts": {f.name: getattr(config, f.name) for f in fields(config)},
+        "feature_flags": {f.name: getattr(flags, f.name) for f in fields(flags)},
+    }
 
 
 def config_from_wire(body: Mapping[str, Any]) -> ContractTimeoutConfig:

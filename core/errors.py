@@ -17,6 +17,7 @@ __all__ = [
     "ContractNotFound",
     "DomainError",
     "ErrorCode",
+    "FeatureDisabled",
     "Forbidden",
     "IdempotencyKeyReused",
     "InvalidDeliverable",
@@ -174,3 +175,15 @@ class Forbidden(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class FeatureDisabled(DomainError):
+    """A `[feature_flags]` switch of the server's configuration turned this feature off."""
+
+    code = ErrorCode.FEATURE_DISABLED
+
+    def __init__(self, flag: str, what: str) -> None:
+        super().__init__(
+            f"{what} is turned off on this server ([feature_flags] {flag} = false)",
+            {"feature": flag},
+        )

@@ -176,6 +176,15 @@ class ContractUpdated(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class WorktreeCleanupRequested(EventPayload):
+    """A reviewer asked the daemon to remove a worktree of a finished contract."""
+
+    KIND = EventType.WORKTREE_CLEANUP_REQUESTED
+    path: str
+    supervisor_task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat(EventPayload):
     KIND = EventType.HEARTBEAT
     state: str | None = None
@@ -203,6 +212,7 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         TaskUpdated,
         QuestionTimedOut,
         ContractUpdated,
+        WorktreeCleanupRequested,
         Heartbeat,
     )
     if cls.KIND is not None

@@ -53,6 +53,7 @@ class EventType(StrEnum):
     TASK_UPDATED = "task_updated"  # task_id, task_name, old_status, new_status
     QUESTION_TIMED_OUT = "question_timed_out"  # question_id
     CONTRACT_UPDATED = "contract_updated"  # changed fields
+    WORKTREE_CLEANUP_REQUESTED = "worktree_cleanup_requested"  # path, supervisor_task_id
     HEARTBEAT = "heartbeat"  # transient: state, activity, progress; never stored
 
 

@@ -246,6 +246,9 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         old_phase=contract.phase,
         new_phase=decision.target_phase,
         comment=request.comment,
+        # A reviewer's `force` (§5.4): the guard confirmed, missing deliverables skipped.
+        # Written only when true (the payload's default is false), as older events read.
+        **({"forced": True} if request.force and actor.is_human else {}),
     )
     change.settle_waiting(now, questions)
     return change.outcome(now)

@@ -57,7 +57,14 @@ class FeedbackRecorded:
     feedback: str
 
 
-Decision = StatusMoved | ConfirmationRequested | FeedbackRecorded
+@dataclass(frozen=True, slots=True)
+class CleanupRequested:
+    """The daemon was asked to remove these worktrees (one event each)."""
+
+    paths: tuple[str, ...]
+
+
+Decision = StatusMoved | ConfirmationRequested | FeedbackRecorded | CleanupRequested
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from core.status import ContractStatus
 
 @dataclass(frozen=True, slots=True)
 class ProgressSettings:
-    """The global switches of the `[contracts]` configuration section."""
+    """The server-wide switches: `[contracts] auto_advance_phases` and the `auto_complete`
+    feature flag."""
 
     auto_advance_phases: bool = True
     auto_complete_enabled: bool = True

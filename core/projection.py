@@ -34,6 +34,7 @@ from core.event_payloads import (
     TaskCompleted,
     TaskCreated,
     TaskUpdated,
+    WorktreeCleanupRequested,
     payload_of,
 )
 from core.events import EventType, LoggedEvent
@@ -117,6 +118,7 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     TaskCreated: lambda p: f"created task {p.task_name}",
     TaskUpdated: lambda p: f"task {p.task_name}: {p.old_status} → {p.new_status}",
     Heartbeat: _heartbeat,
+    WorktreeCleanupRequested: lambda p: f"asked the daemon to remove the worktree {p.path}",
 }
 
 # Types whose payload carries nothing worth a sentence of its own.

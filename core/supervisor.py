@@ -94,6 +94,8 @@ def _field(raw: Mapping[str, Any], snake: str) -> Any:
 MAX_ID = 36
 MAX_PHASE = 100
 MAX_ACTIVITY = 10_000
+MAX_WORKTREES = 1000  # per contract and heartbeat
+MAX_PATH = 4096
 
 
 def _required_text(raw: Mapping[str, Any], snake: str, longest: int) -> str:
@@ -137,6 +139,23 @@ def _id_list(value: Any, snake: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _worktrees(value: Any) -> tuple[str, ...] | None:
+    """A heartbeat's `worktrees`: None when absent (nothing reported, nothing replaced)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_WORKTREES
+        or not all(isinstance(v, str) and v.strip() and len(v) <= MAX_PATH for v in value)
+    ):
+        raise ValidationFailed(
+            f"'worktrees' must be a list of at most {MAX_WORKTREES} paths "
+            f"(at most {MAX_PATH} characters each)",
+            details={"field": "worktrees"},
+        )
+    return tuple(dict.fromkeys(value))
+
+
 def _timestamp(value: Any, now: datetime) -> datetime:
     if value is None:
         return now
@@ -175,6 +194,8 @@ class Heartbeat:
     progress: int
     pending_task_ids: tuple[str, ...]
     timestamp: datetime
+    # The daemon's worktrees of this contract (paths), replacing those stored; None: not sent.
+    worktrees: tuple[str, ...] | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], contract_id: str | None, now: datetime) -> Heartbeat:
@@ -198,6 +219,7 @@ class Heartbeat:
             progress=_progress(_field(raw, "progress")),
             pending_task_ids=_id_list(_field(raw, "pending_task_ids"), "pending_task_ids"),
             timestamp=_timestamp(_field(raw, "timestamp"), now),
+            worktrees=_worktrees(_field(raw, "worktrees")),
         )
 
     def to_transient_event_payload(self) -> dict[str, Any]:

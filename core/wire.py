@@ -36,6 +36,7 @@ from core.model import (
 )
 from core.phases import ContractType, parse_phase_config
 from core.status import ContractStatus, WaitingFor
+from core.worktrees import ReportedWorktree
 
 E = TypeVar("E", bound=Enum)
 
@@ -74,6 +75,18 @@ def contract_from_wire(wire: Mapping[str, Any], *, owner: str = "") -> Contract:
         pending_confirmation=(
             PendingPhaseConfirmation("", pending_phase, updated_at) if pending_phase else None
         ),
+    )
+
+
+def worktree_from_wire(wire: Mapping[str, Any]) -> ReportedWorktree:
+    """One entry of `GET /worktrees`."""
+    w = _Fields(wire, "worktree")
+    return ReportedWorktree(
+        contract_id=w.text("contractId"),
+        contract_name=w.text("contractName"),
+        contract_status=w.enum("contractStatus", ContractStatus),
+        path=w.text("path"),
+        reported_at=w.time("reportedAt"),
     )
 
 

@@ -19,7 +19,15 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from core.clock import Clock, SystemClock
-from core.config import ContractTimeoutConfig, ServerSettings, load_config, load_server_settings
+from core.config import (
+    ContractTimeoutConfig,
+    FeatureFlags,
+    ServerSettings,
+    check_tables,
+    load_config,
+    load_feature_flags,
+    load_server_settings,
+)
 from core.events import LoggedEvent
 from core.store import queries
 from core.store.engine import Store, open_store
@@ -37,7 +45,7 @@ from server.idempotency import IdempotencyMiddleware
 from server.metrics import Metrics
 from server.notify import PgEventBridge
 from server.request_guard import RequestGuard
-from server.routes import batch, history, operations, questions, supervisors
+from server.routes import batch, history, operations, questions, supervisors, worktrees
 from server.routes import contracts as contract_routes
 from server.services import BackgroundServices
 
@@ -54,10 +62,12 @@ async def build_context(
     config: ContractTimeoutConfig,
     clock: Clock | None = None,
     settings: ServerSettings | None = None,
+    flags: FeatureFlags | None = None,
 ) -> ServerContext:
     """Open (and migrate) the database and assemble what every route and service shares."""
     store = await open_store(db_url, migrate=True)
     clock = clock or SystemClock()
+    flags = flags or FeatureFlags()
 
     async def fetch_after(after: int, limit: int) -> tuple[LoggedEvent, ...]:
         page = await queries.events_after(store, None, after=after, limit=limit)
@@ -65,13 +75,14 @@ async def build_context(
 
     return ServerContext(
         store=store,
-        repo=ContractRepository(store, clock, config),
+        repo=ContractRepository(store, clock, config, flags),
         hub=EventHub(fetch_after, buffer_size=config.monitor_ws_buffer_size),
         keys=KeyRing(store.engine, max_cached=(settings or ServerSettings()).key_cache_entries),
         metrics=Metrics(),
         clock=clock,
         config=config,
         settings=settings or ServerSettings(),
+        flags=flags,
     )
 
 
@@ -157,7 +168,7 @@ def create_app(
         app.state.ctx = ctx
     app.state.closing = asyncio.Event()  # set when shutdown begins: long polls answer
     # Routes with fixed segments (dashboard, batch) before `/contracts/{id}`.
-    for module in (history, batch, contract_routes, questions, supervisors, operations):
+    for module in (history, batch, contract_routes, questions, supervisors, operations, worktrees):
         app.include_router(module.router)
     app.include_router(monitor.router)
     install_error_handlers(app)
@@ -177,6 +188,17 @@ def settings_from_env(path: str | None = None) -> ServerSettings:
     return load_server_settings(path or os.environ.get(ENV_CONFIG) or None, env=os.environ)
 
 
+def flags_from_env(path: str | None = None) -> FeatureFlags:
+    """The `[feature_flags]`: `path` (or CONTRACTS_CONFIG), then CONTRACTS_FEATURE_* variables.
+
+    Also refuses a file with a table the server does not read, so a misspelt
+    `[feature_flag]` stops the start instead of leaving every flag on unnoticed."""
+    path = path or os.environ.get(ENV_CONFIG) or None
+    if path is not None:
+        check_tables(path)
+    return load_feature_flags(path, env=os.environ)
+
+
 def app_from_env() -> FastAPI:
     """`uvicorn --factory server.app:app_from_env`: reads CONTRACTS_DB_URL / CONTRACTS_CONFIG.
 
@@ -184,6 +206,8 @@ def app_from_env() -> FastAPI:
     url = os.environ.get(ENV_DB_URL)
     if not url:
         raise RuntimeError(f"{ENV_DB_URL} is not set")
-    config, settings = config_from_env(), settings_from_env()
+    config, settings, flags = config_from_env(), settings_from_env(), flags_from_env()
     connection_guard.configure(settings)
-    return create_app(context_factory=lambda: build_context(url, config, settings=settings))
+    return create_app(
+        context_factory=lambda: build_context(url, config, settings=settings, flags=flags)
+    )

@@ -52,6 +52,11 @@ def default_db_url() -> str:
     return f"sqlite:///{folder / 'contracts.db'}"
 
 
+def safe_url(url: str) -> str:
+    """The URL with its password hidden (for messages and `serve --print-config`)."""
+    return _safe(url)
+
+
 def _safe(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -228,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--config", default=None, help=f"TOML file (default: ${ENV_CONFIG})")
     serve.add_argument("--demo", type=_positive, default=None, metavar="N")
+    serve.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective settings and feature flags (TOML, no secrets) and exit",
+    )
     serve.add_argument("--workers", type=_positive, default=1, metavar="N")
     serve.add_argument(
         "--parent-pid",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.clock import Clock
-from core.config import ContractTimeoutConfig, ServerSettings
+from core.config import ContractTimeoutConfig, FeatureFlags, ServerSettings
 from core.events import LoggedEvent
 from core.store.engine import Store
 from core.store.repository import ContractRepository
@@ -40,6 +40,7 @@ class ServerContext:
     announcer: HeadAnnouncer | None = None  # set on PostgreSQL by the event bridge
     settings: ServerSettings = field(default_factory=ServerSettings)
     relay: TransientRelay | None = None  # set on PostgreSQL by the event bridge
+    flags: FeatureFlags = field(default_factory=FeatureFlags)
 
     async def sweep_revocations(self) -> int:
         """Forget keys revoked since the last sweep and close their monitor sockets."""

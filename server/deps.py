@@ -44,6 +44,18 @@ async def current_actor(request: Request, ctx: CtxDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
+def feature(flag: str, what: str) -> Any:
+    """A route dependency: `404 FEATURE_DISABLED` when `[feature_flags] flag` is off.
+
+    Checked before the key, so the answer is the same for every caller: the feature is not
+    there, as on an older server."""
+
+    async def enabled(ctx: CtxDep) -> None:
+        ctx.flags.require(flag, what)
+
+    return Depends(enabled)
+
+
 def reviewer_for(action: ReviewerOnly) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency: the actor, if core's reviewer-only table lets it take `action`."""
 

@@ -99,6 +99,7 @@ class HeartbeatFastPath:
     ) -> Mapping[str, Any]:
         state = scope["app"].state
         ctx, writer = state.ctx, state.heartbeat_writer
+        ctx.flags.require("supervisor_heartbeat", "Supervisor heartbeats")  # as the routes
         actor = await ctx.keys.authenticate(_presented_key(scope))
         raw = _json(await read_body(receive, 1 << 30))  # the guard already bounded it
         now = ctx.clock.now()

@@ -20,7 +20,9 @@ The protocol, in order:
    it to resume with `after=<the last seq it received>`; other subscribers are unaffected.
    A server shutting down closes with **1001**. When the socket's key is revoked it is
    closed with **4401** (`UNAUTHORIZED: the API key was revoked`) at once.
-6. One key holds at most `[server] ws_max_per_key` monitor sockets and the process at most
+6. With `[feature_flags] monitoring_dashboard = false` every socket is closed at once with
+   **4404** and the reason `FEATURE_DISABLED: …` (before the key is even read).
+7. One key holds at most `[server] ws_max_per_key` monitor sockets and the process at most
    `ws_max_total`; a subscription beyond either closes with **4429** and a reason naming
    the limit (close another socket first).
 
@@ -47,7 +49,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from core.actors import Actor
 from core.api.base import wire_alias
 from core.api.events import MonitorSubscription
-from core.errors import DomainError
+from core.errors import DomainError, FeatureDisabled
 from core.events import EventType, LoggedEvent, MonitorFilter
 from core.projection import StatusBook
 from core.store.engine import Store
@@ -71,6 +73,7 @@ CLOSE_SLOW_CONSUMER = 4008
 CLOSE_BAD_SUBSCRIPTION = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_MANY = 4429
+CLOSE_FEATURE_DISABLED = 4404
 
 _PING = '{"type":"ping"}'
 _MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
@@ -84,6 +87,11 @@ class BadSubscription(Exception):
 async def monitor(websocket: WebSocket) -> None:
     await websocket.accept()
     ctx: ServerContext = websocket.app.state.ctx
+    try:
+        ctx.flags.require("monitoring_dashboard", "The monitor stream")
+    except FeatureDisabled as error:
+        await _close(websocket, CLOSE_FEATURE_DISABLED, f"FEATURE_DISABLED: {error.message}")
+        return
     key = presented_key(websocket)
     try:
         actor = await ctx.keys.authenticate(key)

@@ -24,7 +24,7 @@ from platformdirs import user_data_dir
 
 from core.actors import Role
 from core.clock import SystemClock
-from core.config import ContractTimeoutConfig, ServerSettings
+from core.config import ContractTimeoutConfig, FeatureFlags, ServerSettings, settings_document
 from core.errors import DomainError
 from core.store.engine import Store, async_url
 from server import connection_guard
@@ -34,10 +34,11 @@ from server.app import (
     build_context,
     config_from_env,
     create_app,
+    flags_from_env,
     settings_from_env,
 )
 from server.auth import KeyRing, create_key
-from server.cli import APP_NAME, CliError, check_url, with_store
+from server.cli import APP_NAME, CliError, check_url, safe_url, with_store
 from server.logs import log_config
 from server.parent_watch import die_with_parent, exit_with_parent
 
@@ -48,11 +49,27 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 WORKER_HEALTHCHECK_SECONDS = 30
 
 
-def _config(path: str | None) -> tuple[ContractTimeoutConfig, ServerSettings]:
+Settings = tuple[ContractTimeoutConfig, ServerSettings, FeatureFlags]
+
+
+def _config(path: str | None) -> Settings:
+    """Every table of the configuration, checked: a bad one stops the start (exit 2)."""
     try:
-        return config_from_env(path), settings_from_env(path)
+        return config_from_env(path), settings_from_env(path), flags_from_env(path)
     except DomainError as exc:
         raise CliError(exc.message, 2) from None
+
+
+def print_config(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --print-config`: the effective settings as TOML on stdout, then exit.
+
+    The database URL is shown as a comment with its password hidden; nothing else a
+    configuration holds is secret (keys live in the database, never in the file)."""
+    source = args.config or os.environ.get(ENV_CONFIG) or "none (defaults)"
+    print(f"# contract-server effective configuration; file: {source}")
+    print(f"# database: {safe_url(args.db)}")
+    print(settings_document(*settings), end="")
+    return 0
 
 
 def _saved_demo_keys(path: Path, url: str) -> tuple[str, str] | None:
@@ -122,13 +139,18 @@ GUARDED_PROTOCOL = "server.connection_guard:GuardedHttpProtocol"
 
 
 async def _serve_one(
-    args: argparse.Namespace, config: ContractTimeoutConfig, settings: ServerSettings
+    args: argparse.Namespace,
+    config: ContractTimeoutConfig,
+    settings: ServerSettings,
+    flags: FeatureFlags,
 ) -> int:
     import uvicorn
 
     url = args.db
     demo_keys = await _demo_keys(url) if args.demo else None
-    app = create_app(context_factory=lambda: build_context(url, config, settings=settings))
+    app = create_app(
+        context_factory=lambda: build_context(url, config, settings=settings, flags=flags)
+    )
     server = uvicorn.Server(_uvicorn_config(app, args, settings))
     serving = asyncio.ensure_future(server.serve())
     watcher = asyncio.ensure_future(_signal_closing(server, app))
@@ -216,8 +238,11 @@ async def _nothing(_: Store) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    loaded = _config(args.config)
+    if args.print_config:
+        return print_config(args, loaded)
     check_url(args.db)
-    config, settings = _config(args.config)
+    config, settings, flags = loaded
     logging.config.dictConfig(log_config(args.log_level))
     if args.workers > 1:
         if args.demo:
@@ -229,7 +254,7 @@ def serve(args: argparse.Namespace) -> int:
         die_with_parent(args.parent_pid)
     connection_guard.configure(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        return _event_loop_runner()(_serve_one(args, config, settings))
+        return _event_loop_runner()(_serve_one(args, config, settings, flags))
     return 0
 
 

@@ -19,6 +19,12 @@ may wait on the reviewer at once (`Attention`): past that, new contracts are ung
 questions are not asked, so guarded work never crowds out the rest; and finished contracts
 are archived after `archive_after` ticks (`housekeeping`), so the lists do not fill up.
 
+Heartbeats go out every `heartbeat_interval_seconds` of the server's `[contracts]` settings
+(handed over in the restore answer; `tick` when a server does not say). Each contract gets a
+worktree, listed in its heartbeats; the `Daemon` follows the event log and removes a
+worktree when a reviewer asks (`worktree_cleanup_requested`, `contracts cleanup
+--worktrees`), then reports the ones left in a heartbeat, so the server forgets it.
+
 Pacing is in ticks (default 2 s). The first contracts have fixed roles so whoever starts
 the demo sees, within a minute: a question (the first contract), a supervisor that works a
 little and then goes silent, so an ACTIVE contract turns stale (the second), and a phase
@@ -32,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -51,6 +57,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONTRACTS_PER_SUPERVISOR = 3  # moving at once; contracts waiting on a human are parked
 LONG_POLL_SECONDS = 20
+WORKTREE_ROOT = "/var/tmp/contract-desk-simulator/worktrees"  # named, never created
+EVENT_PAGE = 1000
 
 
 # Built-in contract types (API.md): phase → its required deliverable.
@@ -130,6 +138,54 @@ class Work:
     beats: int = 0
     guarded: bool = False
     role: Role = Role.RANDOM
+    beat_every: float = 2.0  # seconds between heartbeats (the server's heartbeat interval)
+    worktrees: list[str] = field(default_factory=list)
+
+
+class Daemon:
+    """The simulated supervisors' daemon: it keeps the worktrees of the contracts they drive
+    (finished ones too) and removes one when a reviewer asks for it."""
+
+    def __init__(self, api: Api, tick: float, stop: asyncio.Event) -> None:
+        self.api = api
+        self.tick = tick
+        self.stop = stop
+        self.works: dict[str, Work] = {}
+        self.after = 0  # the last event seq seen
+
+    def adopt(self, work: Work) -> None:
+        self.works[work.contract_id] = work
+
+    async def run(self) -> None:
+        """Every tick, read the new events and act on the cleanup requests among them."""
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick):
+                    await self.stop.wait()
+            while not self.stop.is_set():
+                page = await self.api.call(
+                    "GET", "/events", params={"after": self.after, "limit": EVENT_PAGE}
+                )
+                if page is None:
+                    break
+                for event in page.get("events", []):
+                    await self._act(event)
+                self.after = int(page.get("lastSeq", self.after))
+                if len(page.get("events", [])) < EVENT_PAGE:
+                    break
+
+    async def _act(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "worktree_cleanup_requested":
+            return
+        work = self.works.get(str(event.get("contract_id")))
+        path = event.get("path")
+        if work is None or path not in work.worktrees:
+            return  # another daemon's, or gone already
+        work.worktrees.remove(path)
+        log.info("simulator: removed worktree %s of %s", path, work.contract_id)
+        await send_heartbeat(self.api, work)  # the list without it: the server forgets it
+        if not work.worktrees and work.done:
+            del self.works[work.contract_id]
 
 
 class SimulatedSupervisor:
@@ -142,7 +198,9 @@ class SimulatedSupervisor:
         stop: asyncio.Event,
         *,
         attention: Attention,
+        daemon: Daemon | None = None,
     ) -> None:
+        self.daemon = daemon or Daemon(api, tick, stop)
         self.index = index
         self.api = api
         self.rng = rng
@@ -239,12 +297,24 @@ class SimulatedSupervisor:
             return None
         phases = [p["id"] for p in sorted(contract["phases"], key=lambda p: p["order"])]
         work = Work(cid, kind, task["id"], contract["phase"], phases, guarded=guarded, role=role)
+        work.worktrees.append(f"{WORKTREE_ROOT}/{cid}")
+        work.beat_every = await self._heartbeat_interval(cid)
+        self.daemon.adopt(work)
         # A supervisor announces itself before it starts the contract, so a running contract
         # always has a heartbeat, wherever the simulation is stopped.
         await self._heartbeat(work)
         await self.api.call("POST", f"/contracts/{cid}/status", json={"targetStatus": "active"})
         await self._save_state(work)
         return work
+
+    async def _heartbeat_interval(self, contract_id: str) -> float:
+        """The server's `heartbeat_interval_seconds`, from the restore answer a supervisor
+        reads when it starts (the tick when the server does not say)."""
+        restore = await self.api.call("GET", f"/contracts/{contract_id}/supervisor/restore")
+        interval = (restore or {}).get("heartbeat_interval_seconds")
+        if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
+            return float(interval)
+        return self.tick
 
     async def _drive(self, work: Work) -> None:
         while True:
@@ -402,19 +472,10 @@ class SimulatedSupervisor:
     async def _heartbeats(self, work: Work) -> None:
         while True:
             await self._heartbeat(work)
-            await asyncio.sleep(self.tick)
+            await asyncio.sleep(work.beat_every)
 
     async def _heartbeat(self, work: Work) -> None:
-        body = {
-            "task_id": work.task_id,
-            "state": work.state,
-            "phase": work.phase,
-            "current_activity": work.activity,
-            "progress": work.progress,
-        }
-        path = f"/contracts/{work.contract_id}/supervisor/heartbeat"
-        if await self.api.call("POST", path, json=body) is not None:
-            work.beats += 1
+        await send_heartbeat(self.api, work)
 
     async def _save_state(self, work: Work) -> None:
         now = _now()
@@ -435,6 +496,21 @@ class SimulatedSupervisor:
         contract = await self.api.call("GET", f"/contracts/{work.contract_id}")
         if contract is not None and contract["status"] in ("failed", "archived", "completed"):
             raise Gone(f"contract is {contract['status']}")
+
+
+async def send_heartbeat(api: Api, work: Work) -> None:
+    """One heartbeat of `work`'s supervisor, with the worktrees its daemon holds for it."""
+    body = {
+        "task_id": work.task_id,
+        "state": work.state,
+        "phase": work.phase,
+        "current_activity": work.activity,
+        "progress": work.progress,
+        "worktrees": list(work.worktrees),
+    }
+    path = f"/contracts/{work.contract_id}/supervisor/heartbeat"
+    if await api.call("POST", path, json=body) is not None:
+        work.beats += 1
 
 
 def _now() -> str:
@@ -482,11 +558,16 @@ async def simulate(
         if supervisor_key and supervisor_key != api_key:
             driver = await stack.enter_async_context(_client(api_url, supervisor_key))
         api = Api(human, driver)
+        daemon = Daemon(api, tick, stop)
         sims = [
             SimulatedSupervisor(
-                i, api, random.Random(rng.random()), tick, stop, attention=attention
+                i, api, random.Random(rng.random()), tick, stop, attention=attention, daemon=daemon
             )
             for i in range(supervisors)
         ]
         log.info("simulator: %d supervisors against %s", supervisors, api_url)
-        await asyncio.gather(housekeeping(api, tick, stop, archive_after), *(s.run() for s in sims))
+        await asyncio.gather(
+            housekeeping(api, tick, stop, archive_after),
+            daemon.run(),
+            *(s.run() for s in sims),
+        )

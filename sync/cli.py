@@ -143,7 +143,9 @@ def _reading_commands(commands: Subparsers) -> None:
 
     health = _command(commands, "health", "check a contract's supervisor; exit 1 when unhealthy")
     health.add_argument("id")
-    health.add_argument("--threshold", default="30m", help="stale after this long idle")
+    health.add_argument(
+        "--threshold", help="stale after this long idle (default: the server's stale threshold)"
+    )
     _format(health, ("table", "json"), "table")
 
     export = _command(commands, "export", "export a contract's whole history as JSON")
@@ -170,7 +172,10 @@ def _changing_commands(commands: Subparsers) -> None:
     advance.add_argument("id")
     advance.add_argument("--phase", required=True)
     advance.add_argument(
-        "--force", action="store_true", help="advance even with deliverables missing"
+        "--force",
+        action="store_true",
+        help="a reviewer's forced advance: confirms the phase guard and skips missing "
+        "deliverables (recorded as forced)",
     )
     advance.add_argument(
         "-y", "--yes", action="store_true", help="confirm a guarded change without asking"
@@ -182,10 +187,19 @@ def _changing_commands(commands: Subparsers) -> None:
 
 
 def _batch_commands(commands: Subparsers) -> None:
-    cleanup = _command(commands, "cleanup", "archive old contracts and delete archived ones")
+    cleanup = _command(
+        commands, "cleanup", "archive old contracts, delete archived ones, clean up worktrees"
+    )
     cleanup.add_argument("--archive", action="store_true", help="archive completed/failed")
     cleanup.add_argument("--delete-archived", action="store_true", help="delete archived")
-    cleanup.add_argument("--all", action="store_true", help="archive, then delete")
+    cleanup.add_argument(
+        "--worktrees",
+        action="store_true",
+        help="ask daemons to remove the worktrees of finished or archived contracts",
+    )
+    cleanup.add_argument(
+        "--all", action="store_true", help="archive, clean up worktrees, then delete"
+    )
     cleanup.add_argument("--older-than", default="7d", help="age threshold (default 7d)")
     cleanup.add_argument("--dry-run", action="store_true", help="only show what would change")
     cleanup.add_argument("--force", action="store_true", help="do not ask for confirmation")

@@ -1,6 +1,10 @@
 """`contracts cleanup` and `contracts batch`: the batch operations, previewed and confirmed.
 
-Both first ask the server for a dry run and show what would change. A real run then needs
+Both first ask the server for a dry run and show what would change. `cleanup --worktrees`
+lists the worktrees daemons reported for finished or archived contracts and asks each
+contract's daemon to remove them (one `worktree_cleanup_requested` event per worktree);
+`--all` archives, cleans worktrees, then deletes, in that order, so the worktrees of the
+contracts about to be deleted are asked for first. A real run then needs
 `--force` (cleanup) or `--yes` (batch), or a "y" on a terminal; without a terminal they
 refuse with exit 3 and change nothing. Every archive and deletion that happened is logged
 with the contract's id and name, to stderr and to `cleanup.log` in the user log directory.
@@ -19,11 +23,13 @@ from core.api.batch import BatchResult
 from core.clock import iso
 from core.config import parse_duration
 from core.errors import DomainError
+from core.worktrees import ReportedWorktree
 from sync import render
 from sync.cli_contracts import parse_statuses
 from sync.cli_session import CliSession, UsageError
 from sync.client import ContractClient
 from sync.config import log_dir
+from sync.errors import ApiError
 
 LOG_FILE = "cleanup.log"
 ARCHIVE_STATUSES = ("completed", "failed")
@@ -81,8 +87,10 @@ def _minutes(text: str | None) -> float | None:
 def cleanup_calls(args: Any) -> list[BatchCall]:
     archive = args.archive or args.all
     delete = args.delete_archived or args.all
-    if not (archive or delete):
-        raise UsageError("choose what to clean up: --archive, --delete-archived or --all")
+    if not (archive or delete or args.worktrees):
+        raise UsageError(
+            "choose what to clean up: --archive, --delete-archived, --worktrees or --all"
+        )
     hours = _hours(args.older_than)
     calls = []
     if archive:
@@ -95,7 +103,76 @@ def cleanup_calls(args: Any) -> list[BatchCall]:
 async def cleanup(session: CliSession) -> int:
     args = session.args
     calls = cleanup_calls(args)
-    return await _run_calls(session, calls, dry_run=args.dry_run, confirmed=args.force)
+    deleting = [c for c in calls if c.operation == "cleanup_archived"]
+    first = [c for c in calls if c not in deleting]
+    code = 0
+    if first:
+        code = await _run_calls(session, first, dry_run=args.dry_run, confirmed=args.force)
+    if args.worktrees or args.all:
+        cleaned = await clean_worktrees(session, dry_run=args.dry_run, confirmed=args.force)
+        code = max(code, cleaned)
+    if deleting:
+        deleted = await _run_calls(session, deleting, dry_run=args.dry_run, confirmed=args.force)
+        code = max(code, deleted)
+    return code
+
+
+async def clean_worktrees(session: CliSession, *, dry_run: bool, confirmed: bool) -> int:
+    """List the worktrees of finished or archived contracts; ask, then request their removal."""
+    async with session.client() as client:
+        found = await client.worktrees(cleanable=True)
+        if not found:
+            session.print("worktrees: none reported for finished or archived contracts")
+            return 0
+        mark = " (dry run)" if dry_run else ""
+        session.print(f"worktrees{mark}: {len(found)} reported for finished or archived contracts")
+        for worktree in found:
+            session.print(f"  {_worktree_line(worktree, session.width)}")
+        if dry_run:
+            return 0
+        if not confirmed:
+            session.confirm(
+                f"Ask the daemons to remove {len(found)} worktree(s)?",
+                refusal="worktree cleanup needs a confirmation: rerun with --force",
+            )
+        return await _request_removals(session, client, found)
+
+
+def _worktree_line(worktree: ReportedWorktree, width: int) -> str:
+    """The path in full (it is what gets removed); the contract's name where room is left."""
+    line = f"{render.short(worktree.contract_id)}  {worktree.contract_status.value:<9} "
+    line += worktree.path
+    room = width - len(line) - 6
+    return line + (f"  ({render.fit(worktree.contract_name, room)})" if room >= 10 else "")
+
+
+async def _request_removals(
+    session: CliSession, client: ContractClient, found: Sequence[ReportedWorktree]
+) -> int:
+    by_contract: dict[str, list[ReportedWorktree]] = {}
+    for worktree in found:
+        by_contract.setdefault(worktree.contract_id, []).append(worktree)
+    failed, lines, now = False, [], iso(datetime.now().astimezone())
+    for contract_id, trees in by_contract.items():
+        try:
+            requested = await client.request_worktree_cleanup(
+                contract_id, [t.path for t in trees], idempotency_key=uuid.uuid4().hex
+            )
+        except ApiError as error:  # say which contract, go on with the others
+            session.warn(f"worktrees of {contract_id}: {error.code}: {error.message}")
+            failed = True
+            continue
+        name = trees[0].contract_name
+        lines += [
+            f"{now} requested removal of worktree {path} of contract {contract_id} ({name})"
+            for path in requested
+        ]
+    for line in lines:
+        session.warn(line)
+    if lines:
+        _append_log(session, lines)
+    session.print(f"worktrees: removal of {len(lines)} worktree(s) requested from the daemons")
+    return 1 if failed else 0
 
 
 async def batch(session: CliSession) -> int:

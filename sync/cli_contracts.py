@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import iso
-from core.config import parse_duration
+from core.config import format_duration, parse_duration
 from core.errors import DomainError
 from core.events import LoggedEvent
 from core.model import Contract
@@ -201,9 +201,11 @@ async def health(session: CliSession) -> int:
     blocked or failed.
     """
     args = session.args
-    threshold = parse_duration(_duration_check(args.threshold))
+    given = parse_duration(_duration_check(args.threshold)) if args.threshold else None
     async with session.client() as client:
         detail = await client.get_contract(await session.contract_id(client, args.id))
+        # Stale by the server's rule unless told otherwise: the same verdict as its list.
+        threshold = given or (await client.server_config()).stale_threshold
     report = health_report(detail, session.now(), threshold)
     if args.format == "json":
         session.print(render.dumps(report))
@@ -228,6 +230,7 @@ def health_report(detail: ContractDetail, now: datetime, threshold: timedelta) -
         "last_heartbeat": iso(supervisor.last_heartbeat) if supervisor else None,
         "alive": bool(supervisor and supervisor.alive),
         "stale": stale,
+        "stale_threshold": format_duration(threshold),
         "ready": readiness.ready if readiness else None,
         "missing": readiness.missing if readiness else [],
         "waiting_for": waits,
@@ -311,13 +314,15 @@ async def restart_supervisor(session: CliSession) -> int:
 
 async def advance(session: CliSession) -> int:
     """Move to `--phase`. A guarded contract needs the reviewer's confirmation: `--yes`, or
-    "y" on a terminal after reading the deliverables review; otherwise exit 3, unchanged."""
+    "y" on a terminal after reading the deliverables review; otherwise exit 3, unchanged.
+    `--force` is the reviewer's forced advance of §5.4: it confirms the guard by itself and
+    skips missing deliverables; the `phase_changed` event records it as forced."""
     args = session.args
     async with session.client() as client:
         contract_id = await session.contract_id(client, args.id)
         detail = await client.get_contract(contract_id)
         contract = detail.contract
-        if contract.phase_guard and not args.yes:
+        if contract.phase_guard and not (args.yes or args.force):
             _review(session, detail, args.phase)
             session.confirm(
                 "Confirm this phase change?",

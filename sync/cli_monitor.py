@@ -1,8 +1,8 @@
-"""`contracts monitor`: follow the monitor stream until Ctrl-C or SIGTERM.
+"""`contracts monitor`: follow the monitor stream until Ctrl-C or SIGTERM (or `q` in the tui).
 
 Formats: `json` (one event per line, the wire object), `text` (one readable line per
-event), `tui` (a live table of the contracts with the latest events under it, redrawn with
-plain ANSI escapes; the default on a terminal, `text` the default into a pipe).
+event), `tui` (a live dashboard, see `sync.cli_monitor_tui`; the default on a terminal,
+`text` the default into a pipe).
 `--quiet` keeps the important events only; `--stale` only stale detections. The hidden
 `--max-events N` and `--duration S` end it on their own (tests).
 """
@@ -12,24 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.events import IMPORTANT_EVENTS, EventType, LoggedEvent, MonitorFilter
-from core.model import Contract
-from core.projection import status_after
 from sync import render
 from sync.answers import EventPage
 from sync.cli_contracts import parse_statuses
+from sync.cli_monitor_tui import TuiView
 from sync.cli_session import CliSession
 from sync.client import ContractClient
 from sync.monitor import MonitorClient, MonitorState
-
-CLEAR = "\x1b[H\x1b[2J"
-REDRAW_SECONDS = 0.2
-RECENT_EVENTS = 8
 
 
 def wanted_types(args: Any) -> frozenset[EventType] | None:
@@ -59,10 +52,11 @@ async def monitor(session: CliSession) -> int:
             contract_ids=frozenset(ids) if ids else None,
             statuses=frozenset(parse_statuses(args.status) or []) or None,
             include_stale=True,
-            include_heartbeats=output_format(session) == "tui",
+            include_heartbeats=False,
         )
         view = await _view(session, client, wanted)
-        follower = _Follower(session, view, wanted_types(args), args.max_events)
+        say = view.notice if isinstance(view, TuiView) else _warner(session)
+        follower = _Follower(session, view, wanted_types(args), args.max_events, say)
 
         async def catch_up(after: int) -> EventPage:
             only = ids[0] if len(ids) == 1 else None
@@ -80,6 +74,8 @@ async def monitor(session: CliSession) -> int:
             verify=session.verify,
         )
         follower.stream = stream
+        if isinstance(view, TuiView):
+            view.bind(stream.stop)
         try:
             with _stopped_by_signals(stream), _stopped_after(stream, args.duration):
                 await stream.run()
@@ -146,92 +142,24 @@ class _TextView(_View):
         self.session.print(render.event_text(event, max(self.session.width, 60)))
 
 
-@dataclass
-class _Row:
-    name: str
-    status: str
-    phase: str
-    supervisor: str = "-"
-    last: str = ""
+def _warner(session: CliSession) -> Callable[[str, str], None]:
+    def warn(message: str, state: str) -> None:
+        del state
+        session.warn(message)
+
+    return warn
 
 
-@dataclass
-class _TuiView(_View):
-    session: CliSession
-    client: ContractClient
-    rows: dict[str, _Row] = field(default_factory=dict)
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
-    _pending: asyncio.TimerHandle | None = None
-
-    def load(self, contracts: list[Contract]) -> None:
-        for c in contracts:
-            self.rows[c.id] = _Row(c.name, c.status.value, c.phase)
-        self.draw()
-
-    def event(self, event: LoggedEvent) -> None:
-        row = self.rows.setdefault(event.contract_id, _Row("?", "?", "?"))
-        payload = event.payload
-        row.status = status_after(event, row.status) or row.status
-        if event.type is EventType.CONTRACT_CREATED:
-            row.name = str(payload.get("name") or row.name)
-            row.phase = str(payload.get("phase", row.phase))
-        elif event.type is EventType.PHASE_CHANGED:
-            row.phase = str(payload.get("new_phase"))
-        elif event.type is EventType.CONTRACT_DELETED:
-            self.rows.pop(event.contract_id, None)
-        row.last = event.type.value
-        self.recent.append(render.event_text(event, max(self.session.width - 4, 40)))
-        self.schedule()
-
-    def heartbeat(self, beat: Mapping[str, Any]) -> None:
-        row = self.rows.get(str(beat.get("contract_id")))
-        if row is not None:
-            row.supervisor = f"{beat.get('state')} {beat.get('progress')}%"
-            self.schedule()
-
-    def schedule(self) -> None:
-        if self._pending is None:
-            loop = asyncio.get_running_loop()
-            self._pending = loop.call_later(REDRAW_SECONDS, self.draw)
-
-    def draw(self) -> None:
-        self._pending = None
-        width = self.session.width
-        fixed = (render.SHORT_ID, 17, 9, 16)
-        name_width = max(10, width - sum(fixed) - 2 * len(fixed) - 1)
-        rows = [
-            [render.short(cid), r.name, r.status, r.phase, r.supervisor]
-            for cid, r in self.rows.items()
-        ]
-        widths = (render.SHORT_ID, name_width, 17, 9, 16)
-        lines = [
-            CLEAR + f"Contract monitor — {self.session.settings.api_url} (Ctrl-C to stop)",
-            "",
-            render.table(("ID", "NAME", "STATUS", "PHASE", "SUPERVISOR"), rows, widths),
-            "",
-            "Recent events:",
-            *(f"  {line}" for line in self.recent),
-        ]
-        self.session.print("\n".join(lines))
-
-    def close(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self.draw()
-
-
-async def _view(session: CliSession, client: ContractClient, wanted: MonitorFilter) -> _View:
+async def _view(
+    session: CliSession, client: ContractClient, wanted: MonitorFilter
+) -> _View | TuiView:
     fmt = output_format(session)
     if fmt == "json":
         return _JsonView(session)
     if fmt == "text":
         return _TextView(session)
-    view = _TuiView(session, client)
-    page = await client.list_contracts(
-        status=sorted(wanted.statuses) if wanted.statuses else None, limit=1000
-    )
-    ids = wanted.contract_ids
-    view.load([c for c in page.contracts if ids is None or c.id in ids])
+    view = TuiView(session, client, wanted)
+    await view.start()
     return view
 
 
@@ -241,10 +169,13 @@ class _Follower:
     def __init__(
         self,
         session: CliSession,
-        view: _View,
+        view: _View | TuiView,
         types: frozenset[EventType] | None,
         max_events: int | None,
+        say: Callable[[str, str], None],
     ) -> None:
+        """`say(message, state)`: tell the connection's state (a line, or a word)."""
+        self.say = say
         self.session = session
         self.view = view
         self.types = types
@@ -268,12 +199,12 @@ class _Follower:
     def on_state(self, state: MonitorState) -> None:
         if state is MonitorState.LIVE:
             if not self.was_live:
-                self.session.warn(f"Monitoring {self.session.settings.api_url} (Ctrl-C to stop)")
+                self.say(f"Monitoring {self.session.settings.api_url} (Ctrl-C to stop)", "live")
             elif self.lost:
-                self.session.warn("Reconnected.")
+                self.say("Reconnected.", "live")
             self.was_live, self.lost = True, False
         elif state is MonitorState.DISCONNECTED and self.was_live and not self.lost:
             stopped = self.stream is None or self.stream.stopped
             if not stopped:
-                self.session.warn("Connection lost; reconnecting…")
+                self.say("Connection lost; reconnecting…", "connection lost; reconnecting…")
             self.lost = not stopped

@@ -85,9 +85,10 @@ class ContractClient(SupervisorCalls, ApiSession):
         description: str | None = None,
         phase_config: Mapping[str, Any] | None = None,
         phase_guard: bool = True,
-        auto_complete_enabled: bool = True,
+        auto_complete_enabled: bool | None = None,
         idempotency_key: str | None = None,
     ) -> Contract:
+        """`auto_complete_enabled` None: the server's `[contracts] auto_complete_enabled`."""
         body = request_body(
             ContractCreate,
             name=name,

@@ -17,6 +17,8 @@ from core.api.supervisors import (
     SupervisorStatePublic,
     SupervisorSyncPublic,
 )
+from core.wire import worktree_from_wire
+from core.worktrees import ReportedWorktree
 from sync.answers import read
 from sync.api_session import ApiSession, request_body
 
@@ -61,7 +63,8 @@ class SupervisorCalls(ApiSession):
         return read(SupervisorStatePublic, wire)
 
     async def restore_supervisor(self, contract_id: str) -> RestorePublic:
-        """`{action, state, redeliver_questions, waiting_on_task_ids}`."""
+        """`{action, state, redeliver_questions, waiting_on_task_ids,
+        heartbeat_interval_seconds}` (the pace the server wants heartbeats at)."""
         wire = await self._object("GET", f"/contracts/{contract_id}/supervisor/restore")
         return read(RestorePublic, wire)
 
@@ -76,6 +79,28 @@ class SupervisorCalls(ApiSession):
         await self._call(
             "POST", f"/contracts/{contract_id}/supervisor/restart", idempotency_key=idempotency_key
         )
+
+    async def worktrees(self, *, cleanable: bool = False) -> list[ReportedWorktree]:
+        """The worktrees daemons reported; `cleanable`: only finished or archived contracts'."""
+        wire = await self._object("GET", "/worktrees", params={"cleanable": cleanable})
+        return [worktree_from_wire(w) for w in wire.get("worktrees") or []]
+
+    async def request_worktree_cleanup(
+        self,
+        contract_id: str,
+        paths: Sequence[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[str]:
+        """Ask the daemon to remove worktrees (None: all the contract's); answers the paths."""
+        body = {"paths": list(paths) if paths is not None else None}
+        wire = await self._object(
+            "POST",
+            f"/contracts/{contract_id}/worktrees/cleanup",
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return [str(p) for p in wire.get("requested") or []]
 
     async def batch(
         self,

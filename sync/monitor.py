@@ -23,7 +23,8 @@ Transient heartbeats (seq null) go to `heartbeat_events` and never move `last_se
 Catch-up events pass the filter on this side; the `statuses` narrowing then knows only the
 statuses it has seen in events (an unknown status lets the event through).
 
-A close with 4401 (bad key) or 4400 (bad subscription), or a 401/403 from `catch_up`, ends
+A close with 4401 (bad key), 4400 (bad subscription) or 4404 (the server's monitor is
+turned off by its feature flags), or a 401/403 from `catch_up`, ends
 `run()` with an ApiError: reconnecting cannot fix those. Other catch-up failures count as a
 disconnect.
 """
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 FATAL_CLOSE_CODES = {
     4401: (401, ErrorCode.UNAUTHORIZED),
     4400: (400, ErrorCode.VALIDATION_FAILED),
+    4404: (404, ErrorCode.FEATURE_DISABLED),  # [feature_flags] monitoring_dashboard = false
 }
 
 
@@ -329,4 +331,5 @@ def _raise_if_fatal(closed: ConnectionClosed) -> None:
     frame = closed.rcvd
     if frame is not None and frame.code in FATAL_CLOSE_CODES:
         status, code = FATAL_CLOSE_CODES[frame.code]
-        raise _Fatal(ApiError(status, code, frame.reason or code))
+        message = (frame.reason or code).removeprefix(f"{code}: ")
+        raise _Fatal(ApiError(status, code, message))

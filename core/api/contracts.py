@@ -35,7 +35,7 @@ class ContractCreate(Body):
     contract_type: str = Field(max_length=64)
     phase_config: dict[str, Any] | None = None
     phase_guard: bool = True
-    auto_complete_enabled: bool = True
+    auto_complete_enabled: bool | None = None  # None: `[contracts] auto_complete_enabled`
 
 
 class ContractUpdate(Body):

@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    FEATURE_DISABLED = "FEATURE_DISABLED"
     # The HTTP layer's refusals (server/errors.py, request and connection guards).
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -71,6 +72,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TASK_NOT_FOUND: 404,
+    # 404 as API.md says: with the flag off the feature is not there, as on an older server.
+    ErrorCode.FEATURE_DISABLED: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,

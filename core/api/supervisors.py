@@ -26,6 +26,7 @@ class HeartbeatBody(SnakeModel):
     progress: int | None = None
     pending_task_ids: list[str] = Field(default_factory=list)
     timestamp: str | None = None
+    worktrees: list[str] | None = None  # the daemon's worktrees now (replaces the last list)
 
 
 class HeartbeatBatchBody(SnakeModel):
@@ -56,6 +57,7 @@ class RestorePublic(SnakeModel):
     redeliver_questions: list[QuestionPublic]
     waiting_on_task_ids: list[str]
     problems: list[str]
+    heartbeat_interval_seconds: float | None = None  # `[contracts]`: how often to beat
 
 
 class SupervisorSyncPublic(SnakeModel):

@@ -21,17 +21,19 @@ from typing import Any, Literal
 from core import lifecycle
 from core.actors import Actor
 from core.clock import Clock
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, FeatureFlags
 from core.model import Contract, Question, Task, TaskStatus
 from core.outcome import Outcome
 from core.phase_change import PhaseChangeRequest
 from core.progress import ProgressSettings
 from core.status import ContractStatus
+from core.store import worktrees
 from core.store.engine import Store
 from core.store.supervision import HeartbeatBatch, SupervisorStore
 from core.store.sweep import Sweeper, SweepReport
 from core.store.unit_of_work import Applied, WriteUnitOfWork, owner_scope
 from core.supervisor import Heartbeat, RestorationPlan, SupervisorPersistentState
+from core.worktrees import request_cleanup
 
 
 def new_id() -> str:
@@ -56,14 +58,19 @@ class ContractRepository:
     """The use cases of `core.lifecycle`, each one transaction on `store`."""
 
     def __init__(
-        self, store: Store, clock: Clock, config: ContractTimeoutConfig | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        config: ContractTimeoutConfig | None = None,
+        flags: FeatureFlags | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.config = config or ContractTimeoutConfig()
-        self._progress = ProgressSettings(
-            self.config.auto_advance_phases, self.config.auto_complete_enabled
-        )
+        self.flags = flags or FeatureFlags()
+        # `[contracts] auto_complete_enabled` is only the default of new contracts (§8.1,
+        # "global default"); the server-wide switch is the `auto_complete` feature flag.
+        self._progress = ProgressSettings(self.config.auto_advance_phases, self.flags.auto_complete)
         self._supervision = SupervisorStore(store, clock)
         self._sweeper = Sweeper(store, self.config)
 
@@ -255,6 +262,20 @@ class ContractRepository:
             return lifecycle.request_supervisor_restart(x.contract, x.now, actor)
 
         return await self._apply(contract_id, actor, decide)
+
+    async def request_worktree_cleanup(
+        self, contract_id: str, actor: Actor, paths: Sequence[str] | None
+    ) -> Applied:
+        """One `worktree_cleanup_requested` event per worktree (None: every reported one)."""
+
+        def work(uow: WriteUnitOfWork) -> Applied:
+            contract = uow.load_for_update(contract_id, owner_scope(actor))
+            now = self.clock.now()
+            reported = worktrees.reported_paths(uow.conn, contract_id)
+            outcome = request_cleanup(contract, reported, paths, now, actor)
+            return uow.apply(outcome, actor, now)
+
+        return await self.store.run_write(work)
 
     async def delete_contract(self, contract_id: str, actor: Actor) -> Applied:
         """Delete an archived contract; its `contract_deleted` event stays in the log."""

@@ -215,6 +215,17 @@ class HeartbeatRow(Base):
     __table_args__ = (Index(None, "contract_id", "timestamp"),)
 
 
+class WorktreeRow(Base):
+    """A worktree a supervisor's daemon reported for a contract (heartbeat `worktrees`); the
+    contract's rows are replaced by each heartbeat that carries the list."""
+
+    __tablename__ = "contract_worktrees"
+
+    contract_id: Mapped[str] = mapped_column(String(36), _contract_fk(), primary_key=True)
+    path: Mapped[str] = mapped_column(String(4096), primary_key=True)
+    reported_at: Mapped[datetime]
+
+
 class ApiKeyRow(Base):
     """An API key, stored as a hash; `key_prefix` (first 8 characters) identifies it in lists."""
 
@@ -254,5 +265,6 @@ events = _table(EventRow)
 supervisor_states = _table(SupervisorStateRow)
 supervisor_liveness = _table(SupervisorLivenessRow)
 supervisor_heartbeats = _table(HeartbeatRow)
+contract_worktrees = _table(WorktreeRow)
 api_keys = _table(ApiKeyRow)
 idempotency_records = _table(IdempotencyRow)

@@ -21,7 +21,7 @@ from core.clock import Clock
 from core.events import EventType, NewEvent
 from core.model import Contract
 from core.outcome import Outcome
-from core.store import sqlite_heartbeats
+from core.store import sqlite_heartbeats, worktrees
 from core.store.engine import Store
 from core.store.schema import (
     contracts,
@@ -156,6 +156,7 @@ def _store_accepted(
     else:
         uow.conn.execute(_INSERT_HEARTBEAT, [heartbeat_values(hb) for hb in accepted])
         _upsert_liveness(uow, latest, owners)
+    worktrees.replace_reported(uow.conn, latest)
     # The rule of core.lifecycle.record_activity, in one statement for the whole batch:
     # activity now, and the stale episode (if any) is over. No version bump.
     touched = update(contracts).where(contracts.c.id.in_([hb.contract_id for hb in latest]))

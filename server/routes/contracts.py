@@ -36,7 +36,15 @@ from core.status import ContractStatus
 from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
 from server.context import ServerContext
-from server.deps import ActorDep, AutoCompleteDep, CreatorDep, CtxDep, DeleterDep, EditorDep
+from server.deps import (
+    ActorDep,
+    AutoCompleteDep,
+    CreatorDep,
+    CtxDep,
+    DeleterDep,
+    EditorDep,
+    feature,
+)
 from server.responses import OrjsonResponse
 from server.routes.publishing import committed
 
@@ -82,7 +90,11 @@ async def create_contract(body: ContractCreate, ctx: CtxDep, actor: CreatorDep) 
         description=body.description,
         phase_config=body.phase_config,
         phase_guard=body.phase_guard,
-        auto_complete_enabled=body.auto_complete_enabled,
+        auto_complete_enabled=(
+            ctx.config.auto_complete_enabled
+            if body.auto_complete_enabled is None
+            else body.auto_complete_enabled
+        ),
     )
     committed(ctx, applied)
     return OrjsonResponse(applied.contract.to_wire(), status_code=201)
@@ -165,7 +177,11 @@ async def delete_contract(contract_id: str, ctx: CtxDep, actor: DeleterDep) -> R
     return Response(status_code=204)
 
 
-@router.post("/{contract_id}/status", response_model=StatusChangeAnswer)
+@router.post(
+    "/{contract_id}/status",
+    response_model=StatusChangeAnswer,
+    dependencies=[feature("enhanced_contract_status", "Changing a contract's status")],
+)
 async def change_status(
     contract_id: str, body: StatusChangeBody, ctx: CtxDep, actor: ActorDep
 ) -> OrjsonResponse:
@@ -213,8 +229,8 @@ async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Or
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     check = check_contract_completion(detail.contract, detail.tasks)
     wire = check.to_wire()
-    # The global switch of the [contracts] section turns auto-completion off everywhere.
-    wire["would_complete"] = wire["would_complete"] and ctx.config.auto_complete_enabled
+    # The `auto_complete` feature flag turns auto-completion off everywhere.
+    wire["would_complete"] = wire["would_complete"] and ctx.flags.auto_complete
     return OrjsonResponse(wire)
 
 

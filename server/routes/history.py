@@ -11,7 +11,7 @@ from core.api.events import DashboardPublic, EventPagePublic, ServerConfigPublic
 from core.api.supervisors import ExportPublic
 from core.config import config_to_wire
 from core.store import aggregates, queries
-from server.deps import ActorDep, CtxDep
+from server.deps import ActorDep, CtxDep, feature
 from server.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
@@ -35,7 +35,12 @@ async def events(
     return OrjsonResponse(page)
 
 
-@router.get("/contracts/dashboard", response_class=OrjsonResponse, response_model=DashboardPublic)
+@router.get(
+    "/contracts/dashboard",
+    response_class=OrjsonResponse,
+    response_model=DashboardPublic,
+    dependencies=[feature("monitoring_dashboard", "The monitoring dashboard")],
+)
 async def dashboard(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     board = await aggregates.dashboard(
         ctx.store, actor.owner, now=ctx.clock.now(), config=ctx.config
@@ -48,7 +53,7 @@ async def config(ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """The timing rules this server applies (stale threshold, timeouts), for any key: clients
     show staleness by the server's threshold instead of a copy of their own."""
     del actor
-    return OrjsonResponse(config_to_wire(ctx.config))
+    return OrjsonResponse(config_to_wire(ctx.config, ctx.flags))
 
 
 @router.get(

@@ -25,12 +25,13 @@ from core.store import queries
 from core.store.supervision import HeartbeatBatch
 from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
-from server.deps import ActorDep, CtxDep, RestarterDep
+from server.deps import ActorDep, CtxDep, RestarterDep, feature
 from server.heartbeat_intake import parse_batch
 from server.responses import OrjsonResponse
 from server.routes.publishing import committed
 
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
+HEARTBEATS = feature("supervisor_heartbeat", "Supervisor heartbeats")
 
 Json = dict[str, Any]
 RawBody = Annotated[dict[str, Any], Body()]
@@ -64,6 +65,7 @@ _HEARTBEAT_DOC = {
     status_code=202,
     response_model=HeartbeatsAccepted,
     openapi_extra=_HEARTBEAT_DOC,
+    dependencies=[HEARTBEATS],
 )
 async def heartbeat(
     contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
@@ -75,7 +77,12 @@ async def heartbeat(
     return OrjsonResponse({"accepted": 1}, status_code=202)
 
 
-@router.post("/supervisor/heartbeats", status_code=202, response_model=HeartbeatsAccepted)
+@router.post(
+    "/supervisor/heartbeats",
+    status_code=202,
+    response_model=HeartbeatsAccepted,
+    dependencies=[HEARTBEATS],
+)
 async def heartbeats(
     body: HeartbeatBatchBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> OrjsonResponse:
@@ -99,7 +106,11 @@ async def supervisor_status(contract_id: str, ctx: CtxDep, actor: ActorDep) -> O
     return OrjsonResponse((await _status(ctx, contract_id, actor.owner)).to_wire())
 
 
-@router.get("/contracts/{contract_id}/supervisor/heartbeats", response_model=HeartbeatHistoryPublic)
+@router.get(
+    "/contracts/{contract_id}/supervisor/heartbeats",
+    response_model=HeartbeatHistoryPublic,
+    dependencies=[HEARTBEATS],
+)
 async def heartbeat_history(
     contract_id: str,
     ctx: CtxDep,
@@ -122,8 +133,11 @@ async def save_state(
 
 @router.get("/contracts/{contract_id}/supervisor/restore", response_model=RestorePublic)
 async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
+    """How the supervisor resumes, and how often it is to send heartbeats
+    (`[contracts] heartbeat_interval_seconds`, so one setting paces every supervisor)."""
     plan = await ctx.repo.restoration(contract_id, actor.owner)
-    return OrjsonResponse(plan.to_wire())
+    wire = plan.to_wire() | {"heartbeat_interval_seconds": ctx.config.heartbeat_interval_seconds}
+    return OrjsonResponse(wire)
 
 
 @router.post("/contracts/{contract_id}/supervisor/sync", response_model=SupervisorSyncPublic)

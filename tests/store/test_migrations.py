@@ -14,6 +14,7 @@ from core.store.schema import metadata
 
 TABLES = {
     "contracts",
+    "contract_worktrees",
     "tasks",
     "questions",
     "events",
@@ -43,7 +44,7 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-HEAD = "0002_dashboard_indexes"
+HEAD = "0003_contract_worktrees"
 
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:

@@ -102,20 +102,6 @@ def test_text_format_is_readable_lines(as_reviewer: ServerProcess, api: Api) -> 
     assert "created → active" in lines[2] and "by alice" in lines[2]
 
 
-def test_tui_redraws_a_table(as_reviewer: ServerProcess, api: Api) -> None:
-    api.active(name="already there")
-    process = start_monitor("--format", "tui", "--max-events", "3")
-    made = api.active(name="new one")
-    code, out, _ = finish(process)
-    assert code == 0
-    assert "\x1b[H\x1b[2J" in out
-    last = out.split("\x1b[H\x1b[2J")[-1]
-    assert "ID" in last and "SUPERVISOR" in last
-    assert "already there" in last and "new one" in last
-    assert made["id"][:8] in last and "Recent events:" in last
-    assert all(len(line) <= 80 for line in last.splitlines())
-
-
 def test_sigterm_stops_it_cleanly(as_reviewer: ServerProcess, api: Api) -> None:
     process = start_monitor("--format", "text")
     api.contract()
