@@ -38,7 +38,7 @@ from core.event_payloads import (
     payload_of,
 )
 from core.events import EventType, LoggedEvent
-from core.model import Contract, PendingPhaseConfirmation
+from core.model import Contract, DeliverableNote, PendingPhaseConfirmation
 from core.status import ContractStatus
 from core.timing import INPUT_TIMEOUT_REASON
 
@@ -265,7 +265,7 @@ def _changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
     if t is E.CHANGES_REQUESTED:
         return {"pending_confirmation": None}
     if t is E.DELIVERABLE_COMPLETED:
-        return _deliverable(contract, str(p.get("phase", contract.phase)), p.get("deliverable_id"))
+        return _deliverable(contract, str(p.get("phase", contract.phase)), p)
     if t is E.CONTRACT_UPDATED:
         return _updated_fields(p.get("changes"))
     if t is E.TASK_CREATED and p.get("is_supervisor"):
@@ -286,13 +286,28 @@ def _status_changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
     return changes
 
 
-def _deliverable(contract: Contract, phase: str, deliverable: Any) -> dict[str, Any]:
-    done = contract.completed_in(phase)
-    if not isinstance(deliverable, str) or deliverable in done:
+def _deliverable(contract: Contract, phase: str, p: Mapping[str, Any]) -> dict[str, Any]:
+    """The deliverable recorded, and its note (url, summary) when the event carries one:
+    each version of a note is its own event, carrying the whole note."""
+    deliverable = p.get("deliverable_id")
+    if not isinstance(deliverable, str):
         return {}
-    merged = dict(contract.completed_deliverables)
-    merged[phase] = (*done, deliverable)
-    return {"completed_deliverables": merged}
+    changes: dict[str, Any] = {}
+    done = contract.completed_in(phase)
+    if deliverable not in done:
+        merged = dict(contract.completed_deliverables)
+        merged[phase] = (*done, deliverable)
+        changes["completed_deliverables"] = merged
+    url, summary = p.get("url"), p.get("summary")
+    if isinstance(url, str) or isinstance(summary, str):
+        note = DeliverableNote(
+            url if isinstance(url, str) else None, summary if isinstance(summary, str) else None
+        )
+        if contract.note_of(phase, deliverable) != note:
+            notes = dict(contract.deliverable_notes)
+            notes[phase] = {**notes.get(phase, {}), deliverable: note}
+            changes["deliverable_notes"] = notes
+    return changes
 
 
 # The settings a `contract_updated` event may carry, under either spelling of the wire.

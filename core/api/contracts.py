@@ -59,6 +59,9 @@ class PhaseChangeBody(Body):
     comment: str | None = Field(default=None, max_length=MAX_TEXT)
     expected_version: Version | None = None
     force: bool = False
+    # Bind the decision to the request seen and its evidence (core.phase_change.check_binding).
+    transition_id: str | None = Field(default=None, max_length=64)
+    evidence_digest: str | None = Field(default=None, max_length=128)
 
 
 class AutoCompleteBody(Body):
@@ -68,6 +71,10 @@ class AutoCompleteBody(Body):
 class DeliverableMarkBody(Body):
     deliverable_id: str = Field(max_length=200)
     phase: str | None = Field(default=None, max_length=200)
+    # Checked by core.evidence.check_note (http(s)/file URL, summary of at most 64 KiB of
+    # UTF-8); the bounds here only stop absurd bodies before they are parsed further.
+    url: str | None = Field(default=None, max_length=MAX_TEXT)
+    summary: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class TaskCreate(Body):
@@ -123,6 +130,41 @@ class PhaseConfigPublic(CamelModel):
     deliverables: dict[str, list[DeliverableDefPublic]]
 
 
+class PendingConfirmationPublic(CamelModel):
+    """The open confirmation request: what a reviewer's decision names to bind to it."""
+
+    transition_id: str
+    next_phase: str
+    requested_at: WireTime
+    evidence_digest: str
+
+
+class DeliverableNotePublic(CamelModel):
+    url: str | None
+    summary: str | None = Field(description="Markdown")
+
+
+class DeliverableEvidencePublic(CamelModel):
+    id: str
+    name: str
+    priority: DeliverablePriority
+    state: Literal["done", "missing", "open"]
+    url: str | None
+    summary: str | None
+
+
+class EvidencePublic(CamelModel):
+    """What a reviewer confirms; `digest` is sha256 of the canonical JSON of the rest
+    (without `transitionId`)."""
+
+    transition_id: str
+    digest: str
+    phase: str
+    next_phase: str
+    deliverables: list[DeliverableEvidencePublic]
+    missing: list[str]
+
+
 class ContractPublic(CamelModel):
     """API.md's Contract object."""
 
@@ -149,6 +191,10 @@ class ContractPublic(CamelModel):
     completion_detected_at: WireTime | None
     pending_phase: str | None = Field(
         default=None, description="The phase a pending guarded advance asks to move to."
+    )
+    pending_confirmation: PendingConfirmationPublic | None = None
+    deliverable_notes: dict[str, dict[str, DeliverableNotePublic]] = Field(
+        default_factory=dict, description="phase → deliverable id → where it is, what it says"
     )
 
 
@@ -214,6 +260,7 @@ class ContractDetailPublic(ContractPublic):
     pending_questions: list[QuestionPublic]
     supervisor: SupervisorStatusPublic | None
     readiness: ReadinessPublic
+    evidence: EvidencePublic | None = None
 
 
 class ContractListPublic(CamelModel):

@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     FEATURE_DISABLED = "FEATURE_DISABLED"
+    EVIDENCE_CHANGED = "EVIDENCE_CHANGED"
+    REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
     # The HTTP layer's refusals (server/errors.py, request and connection guards).
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -74,6 +76,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.TASK_NOT_FOUND: 404,
     # 404 as API.md says: with the flag off the feature is not there, as on an older server.
     ErrorCode.FEATURE_DISABLED: 404,
+    ErrorCode.EVIDENCE_CHANGED: 409,
+    ErrorCode.REQUEST_SUPERSEDED: 409,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,

@@ -30,6 +30,7 @@ from core.api.contracts import (
 from core.clock import parse_iso
 from core.config import parse_duration
 from core.errors import SupervisorNotFound, ValidationFailed
+from core.evidence import evidence_of
 from core.gates import check_contract_completion, check_phase_readiness
 from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
@@ -138,11 +139,14 @@ async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json 
 
 def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
     readiness = check_phase_readiness(detail.contract, detail.tasks)
+    evidence = evidence_of(detail.contract)
     return {
         **detail.contract.to_wire(),
         "tasks": [t.to_wire() for t in detail.tasks],
         "pendingQuestions": [q.to_wire() for q in detail.pending_questions],
         "readiness": readiness.to_wire(auto_advance),
+        # What a reviewer confirms (with its digest), null when nothing is pending.
+        "evidence": evidence.to_wire() if evidence is not None else None,
     }
 
 
@@ -208,6 +212,8 @@ async def change_phase(
         comment=body.comment,
         expected_version=body.expected_version,
         force=body.force,
+        transition_id=body.transition_id,
+        evidence_digest=body.evidence_digest,
     )
     applied = await ctx.repo.change_phase(contract_id, actor, request)
     committed(ctx, applied)
@@ -248,7 +254,12 @@ async def mark_deliverable(
     contract_id: str, body: DeliverableMarkBody, ctx: CtxDep, actor: ActorDep
 ) -> OrjsonResponse:
     applied = await ctx.repo.mark_deliverable(
-        contract_id, actor, body.deliverable_id, phase=body.phase
+        contract_id,
+        actor,
+        body.deliverable_id,
+        phase=body.phase,
+        url=body.url,
+        summary=body.summary,
     )
     committed(ctx, applied)
     return OrjsonResponse(applied.contract.to_wire())

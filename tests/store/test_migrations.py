@@ -44,7 +44,7 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-HEAD = "0003_contract_worktrees"
+HEAD = "0004_deliverable_notes"
 
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
