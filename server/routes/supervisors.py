@@ -32,7 +32,6 @@ from server.routes.publishing import committed
 
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
 
-Json = dict[str, Any]
 RawBody = Annotated[dict[str, Any], Body()]
 
 
