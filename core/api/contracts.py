@@ -8,9 +8,10 @@ the answers key for key as `Contract.to_wire` & co. write them (a test round-tri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag
 
 from core.api.base import (
     MAX_TEXT,
@@ -20,8 +21,17 @@ from core.api.base import (
     SnakeModel,
     WireTime,
 )
-from core.model import QuestionStatus, QuestionType, TaskStatus
-from core.phases import ContractType, DeliverablePriority
+from core.model import (
+    Contract,
+    DeliverableNote,
+    PendingPhaseConfirmation,
+    Question,
+    QuestionStatus,
+    QuestionType,
+    Task,
+    TaskStatus,
+)
+from core.phases import ContractType, DeliverablePriority, parse_phase_config
 from core.status import ContractStatus, WaitingFor
 
 Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
@@ -170,25 +180,25 @@ class ContractPublic(CamelModel):
 
     id: str
     name: str
-    description: str | None
+    description: str | None = None
     contract_type: ContractType
     phase: str
-    phases: list[PhasePublic]
-    phase_config: PhaseConfigPublic | None
+    phases: list[PhasePublic] = Field(default_factory=list)
+    phase_config: PhaseConfigPublic | None = None
     status: ContractStatus
-    phase_guard: bool
-    auto_complete_enabled: bool
-    version: int
-    completed_deliverables: dict[str, list[str]]
-    waiting_for: WaitingFor | None
-    blocked_reason: str | None
-    failure_reason: str | None
-    supervisor_task_id: str | None
+    phase_guard: StrictBool = True
+    auto_complete_enabled: StrictBool = True
+    version: StrictInt
+    completed_deliverables: dict[str, list[str]] = Field(default_factory=dict)
+    waiting_for: WaitingFor | None = None
+    blocked_reason: str | None = None
+    failure_reason: str | None = None
+    supervisor_task_id: str | None = None
     created_at: WireTime
     updated_at: WireTime
     status_changed_at: WireTime
     last_activity_at: WireTime
-    completion_detected_at: WireTime | None
+    completion_detected_at: WireTime | None = None
     pending_phase: str | None = Field(
         default=None, description="The phase a pending guarded advance asks to move to."
     )
@@ -197,15 +207,72 @@ class ContractPublic(CamelModel):
         default_factory=dict, description="phase → deliverable id → where it is, what it says"
     )
 
+    def to_domain(self, owner: str, phase_config: Mapping[str, Any] | None) -> Contract:
+        """The core Contract (`owner` is never on the wire; `phase_config` is the raw
+        `phaseConfig`, checked by core's one parser).
+
+        An older server shows only the phase of a pending guarded confirmation
+        (`pendingPhase`): the contract's `pending_confirmation` then gets an empty
+        transition id and `updatedAt` as its time.
+        """
+        return Contract(
+            id=self.id,
+            owner=owner,
+            name=self.name,
+            contract_type=self.contract_type,
+            phase=self.phase,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            status_changed_at=self.status_changed_at,
+            last_activity_at=self.last_activity_at,
+            description=self.description,
+            custom_phase_config=parse_phase_config(phase_config) if phase_config else None,
+            phase_guard=self.phase_guard,
+            auto_complete_enabled=self.auto_complete_enabled,
+            version=self.version,
+            completed_deliverables={k: tuple(v) for k, v in self.completed_deliverables.items()},
+            waiting_for=self.waiting_for,
+            blocked_reason=self.blocked_reason,
+            failure_reason=self.failure_reason,
+            supervisor_task_id=self.supervisor_task_id,
+            completion_detected_at=self.completion_detected_at,
+            pending_confirmation=self._pending(),
+            deliverable_notes={
+                phase: {d: DeliverableNote(n.url, n.summary) for d, n in notes.items()}
+                for phase, notes in self.deliverable_notes.items()
+            },
+        )
+
+    def _pending(self) -> PendingPhaseConfirmation | None:
+        open_request = self.pending_confirmation
+        if open_request is not None:
+            return PendingPhaseConfirmation(
+                open_request.transition_id, open_request.next_phase, open_request.requested_at
+            )
+        phase = self.pending_phase
+        return PendingPhaseConfirmation("", phase, self.updated_at) if phase else None
+
 
 class TaskPublic(CamelModel):
     id: str
     contract_id: str
     name: str
     status: TaskStatus
-    is_supervisor: bool
+    is_supervisor: StrictBool = False
     created_at: WireTime
     updated_at: WireTime
+
+    def to_domain(self) -> Task:
+        return Task(
+            id=self.id,
+            contract_id=self.contract_id,
+            name=self.name,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            is_supervisor=self.is_supervisor,
+        )
 
 
 class QuestionPublic(CamelModel):
@@ -214,12 +281,27 @@ class QuestionPublic(CamelModel):
     phase: str
     question: str
     question_type: QuestionType
-    choices: list[str]
+    choices: list[str] = Field(default_factory=list)
     status: QuestionStatus
-    answer: str | None
+    answer: str | None = None
     asked_at: WireTime
-    answered_at: WireTime | None
-    answered_by: str | None
+    answered_at: WireTime | None = None
+    answered_by: str | None = None
+
+    def to_domain(self) -> Question:
+        return Question(
+            id=self.id,
+            contract_id=self.contract_id,
+            phase=self.phase,
+            question=self.question,
+            question_type=self.question_type,
+            asked_at=self.asked_at,
+            choices=tuple(self.choices),
+            status=self.status,
+            answer=self.answer,
+            answered_at=self.answered_at,
+            answered_by=self.answered_by,
+        )
 
 
 class ReadinessPublic(SnakeModel):

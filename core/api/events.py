@@ -8,13 +8,15 @@ and on contract-changing events `version` and `updated_at`) plus its type's payl
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import dataclasses
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_type_hints
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
 from core.actors import Role
 from core.api.base import CamelModel, SnakeModel, WireTime
-from core.events import MonitorFilter
+from core.event_payloads import EventPayload, payload_type
+from core.events import EventType, MonitorFilter
 from core.status import ContractStatus
 
 
@@ -41,7 +43,7 @@ class EventPagePublic(CamelModel):
     """`GET /events`, `GET /contracts/{id}/events`: oldest first; `lastSeq` is where the
     next page starts."""
 
-    events: list[EventPublic]
+    events: list[AnyEvent]
     last_seq: int
 
 
@@ -126,7 +128,7 @@ class DashboardPublic(CamelModel):
     phase_counts: dict[str, int]
     stale_contracts: list[StaleContractPublic]
     waiting_for_input: list[WaitingContractPublic]
-    recent_events: list[EventPublic]
+    recent_events: list[AnyEvent]
     resource_usage: ResourceUsagePublic
 
 
@@ -134,3 +136,44 @@ class ServerConfigPublic(SnakeModel):
     """`GET /config`: the server's `[contracts]` settings, keys as in its TOML file."""
 
     contracts: dict[str, Any]
+
+
+def _event_model(payload: type[EventPayload]) -> type[EventPublic]:
+    """The event object of one payload type: the envelope plus the payload's fields."""
+    assert payload.KIND is not None
+    hints = get_type_hints(payload)
+    fields: dict[str, Any] = {"type": (Literal[payload.KIND.value], ...)}
+    for f in dataclasses.fields(payload):
+        default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = (hints[f.name], default)
+    name = f"{payload.__name__}Event"
+    doc = f"A `{payload.KIND.value}` event."
+    return create_model(name, __base__=EventPublic, __doc__=doc, **fields)
+
+
+EVENT_MODELS: dict[str, type[EventPublic]] = {
+    kind.value: _event_model(cls)
+    for kind in EventType
+    if (cls := payload_type(kind)) is not None and kind is not EventType.HEARTBEAT
+}
+
+
+def _event_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return str(kind) if kind in EVENT_MODELS else "other"
+
+
+# A logged event as its type's model; a type this version does not know stays EventPublic.
+# Built at run time from the payload types (mypy sees the common base).
+if TYPE_CHECKING:
+    AnyEvent = EventPublic
+else:
+    _TAGGED = [Annotated[model, Tag(kind)] for kind, model in EVENT_MODELS.items()]
+    AnyEvent = Annotated[
+        Union[(*_TAGGED, Annotated[EventPublic, Tag("other")])],
+        Discriminator(_event_kind),
+    ]
+
+
+EventPagePublic.model_rebuild()
+DashboardPublic.model_rebuild()

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 
 from core.api.base import SnakeModel, WireTime
 from core.api.contracts import ContractPublic, QuestionPublic, TaskPublic
-from core.api.events import EventPublic
+from core.api.events import AnyEvent
 from core.supervisor import RestorationAction
 
 
@@ -92,7 +92,7 @@ class ExportPublic(SnakeModel):
     contract: ContractPublic
     tasks: list[TaskPublic]
     questions: list[QuestionPublic]
-    events: list[EventPublic]
+    events: list[AnyEvent]
     supervisor: SupervisorStatePublic | None
     heartbeats: list[HeartbeatEntryPublic]
 

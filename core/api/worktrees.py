@@ -8,7 +8,9 @@ from pydantic import ConfigDict, Field
 
 from core.api.base import Body, CamelModel, WireTime
 from core.api.events import EventPublic
+from core.status import ContractStatus
 from core.supervisor import MAX_PATH, MAX_WORKTREES
+from core.worktrees import ReportedWorktree
 
 
 class WorktreeCleanupBody(Body):
@@ -23,10 +25,19 @@ class WorktreeCleanupBody(Body):
 class WorktreePublic(CamelModel):
     contract_id: str
     contract_name: str
-    contract_status: str
+    contract_status: ContractStatus
     path: str
     reported_at: WireTime
     cleanable: bool
+
+    def to_domain(self) -> ReportedWorktree:
+        return ReportedWorktree(
+            contract_id=self.contract_id,
+            contract_name=self.contract_name,
+            contract_status=self.contract_status,
+            path=self.path,
+            reported_at=self.reported_at,
+        )
 
 
 class WorktreeListPublic(CamelModel):

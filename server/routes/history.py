@@ -3,7 +3,7 @@ rules (`GET /config`) the dashboard and the stale detector apply."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -16,7 +16,6 @@ from server.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
-Json = dict[str, Any]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 After = Annotated[int, Query(ge=0, le=2**62)]
 

@@ -7,74 +7,25 @@ with the same ids.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, PlainSerializer
-from pydantic.alias_generators import to_camel
 
-from core.clock import iso
-from core.inbox import InboxItem, InboxKind, inbox_items
+from core.api.inbox import InboxPublic
+from core.inbox import inbox_items
 from core.store import queries
 from server.deps import ActorDep, CtxDep
+from server.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
-# Times as every other answer writes them: ISO 8601, UTC, milliseconds, `Z`.
-WireTime = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class InboxItemOut(_Wire):
-    """One item; the optional fields are null where they do not apply."""
-
-    id: str
-    kind: InboxKind
-    contract_id: str
-    contract_name: str
-    phase: str
-    since: WireTime
-    question_id: str | None = None
-    transition_id: str | None = None
-    snoozed_until: WireTime | None = None
-    claimed_by: str | None = None
-    claimed_at: WireTime | None = None
-    deadline: WireTime | None = None
-    blocked_by: str | None = None
-
-    @classmethod
-    def of(cls, item: InboxItem) -> InboxItemOut:
-        return cls(
-            id=item.id,
-            kind=item.kind,
-            contract_id=item.contract_id,
-            contract_name=item.contract_name,
-            phase=item.phase,
-            since=item.since,
-            question_id=item.question_id,
-            transition_id=item.transition_id,
-            snoozed_until=item.snoozed_until,
-            claimed_by=item.claimed_by,
-            claimed_at=item.claimed_at,
-            deadline=item.deadline,
-            blocked_by=item.blocked_by,
-        )
-
-
-class InboxOut(_Wire):
-    items: list[InboxItemOut]
-
-
-@router.get("/inbox", response_model=InboxOut, response_model_by_alias=True)
+@router.get("/inbox", response_class=OrjsonResponse, response_model=InboxPublic)
 async def get_inbox(
     ctx: CtxDep,
     actor: ActorDep,
     include_snoozed: Annotated[bool, Query(alias="includeSnoozed")] = False,
-) -> InboxOut:
+) -> OrjsonResponse:
     """Every item waiting on the caller's owner, oldest first.
 
     `includeSnoozed=true` also lists snoozed items; nothing is snoozed yet (the snooze
@@ -98,4 +49,4 @@ async def get_inbox(
         tasks=sources.tasks,
         config=config,
     )
-    return InboxOut(items=[InboxItemOut.of(item) for item in items])
+    return OrjsonResponse({"items": [item.to_wire() for item in items]})

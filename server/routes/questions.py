@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -19,7 +19,6 @@ from server.routes.publishing import committed
 
 router = APIRouter(prefix="/api/v1", tags=["questions"])
 
-Json = dict[str, Any]
 MAX_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.25
 

@@ -33,7 +33,6 @@ from server.routes.publishing import committed
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
 HEARTBEATS = feature("supervisor_heartbeat", "Supervisor heartbeats")
 
-Json = dict[str, Any]
 RawBody = Annotated[dict[str, Any], Body()]
 
 

@@ -79,3 +79,14 @@ def test_phase_answer_is_a_discriminated_union(document: dict[str, Any]) -> None
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     refs = {s["$ref"].rsplit("/", 1)[-1] for s in schema["oneOf"]}
     assert refs == {"ContractPublic", "RequiresConfirmation", "ChangesRequestedAnswer"}
+
+
+def test_event_pages_describe_each_event_type(document: dict[str, Any]) -> None:
+    """An event page's events are one schema per event type (payload fields included),
+    with the plain envelope for a type this version does not know."""
+    schemas = document["components"]["schemas"]
+    assert schemas["EventPagePublic"]["properties"]["events"]["items"]["oneOf"]
+    changed = schemas["PhaseChangedEvent"]["properties"]
+    assert {"seq", "at", "contract_id", "old_phase", "new_phase", "comment"} <= set(changed)
+    assert changed["type"]["const"] == "phase_changed"
+    assert "StatusChangedEvent" in schemas and "EventPublic" in schemas

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from core.api.errors import ErrorCode
+from core.errors import ValidationFailed
 from core.model import Contract
 from sync.api_session import backoff_delay
 from sync.client import ContractClient
@@ -179,11 +180,12 @@ async def test_write_without_idempotency_key_is_sent_once() -> None:
 
 
 async def test_write_with_idempotency_key_is_retried_with_the_same_key() -> None:
-    ok = httpx.Response(200, json={"success": True, "newStatus": "paused"})
+    moved = {"success": True, "previousStatus": "active", "newStatus": "paused", "version": 3}
+    ok = httpx.Response(200, json=moved)
     seen = Recorder(REFUSED, httpx.Response(502), ok)
     async with client(seen, retries=3) as api:
         answer = await api.change_status("c1", "paused", idempotency_key="k-1")
-    assert answer["success"] is True
+    assert (answer.success, answer.new_status, answer.version) == (True, "paused", 3)
     assert seen.count == 3
     assert {r.headers["Idempotency-Key"] for r in seen.requests} == {"k-1"}
 
@@ -228,7 +230,18 @@ async def test_tls_verification_is_on_by_default() -> None:
 
 
 async def test_phase_answer_kinds() -> None:
-    confirm = {"status": "requires_confirmation", "nextPhase": "execute", "transitionId": "t"}
+    confirm = {
+        "status": "requires_confirmation",
+        "transitionId": "t",
+        "currentPhase": "plan",
+        "nextPhase": "execute",
+        "deliverablesSummary": "Phase 'plan' deliverables: 1 of 1 complete, 0 tasks completed.",
+        "deliverables": [{"id": "plan-document", "name": "Plan", "completed": True}],
+        "phaseTasks": [],
+        "requiresConfirmation": True,
+        "message": "Phase guard is enabled. User confirmation required.",
+        "version": 4,
+    }
     seen = Recorder(
         httpx.Response(200, json=confirm),
         httpx.Response(200, json={"status": "changes_requested", "feedback": "more"}),
@@ -239,6 +252,7 @@ async def test_phase_answer_kinds() -> None:
         second = await api.change_phase("c1", "execute", feedback="more")
         third = await api.change_phase("c1", "execute", confirmed=True)
     assert (first.kind, first.body["nextPhase"]) == ("requires_confirmation", "execute")
+    assert first.answer is not None and first.version == 4
     assert second.kind == "changes_requested" and second.contract is None
     assert third.kind == "contract" and third.contract is not None
     assert json.loads(seen.requests[1].content)["feedback"] == "more"
@@ -268,3 +282,10 @@ async def test_long_poll_stretches_the_read_timeout() -> None:
     timeouts = seen.requests[0].extensions["timeout"]
     assert timeouts["read"] >= 32
     assert seen.requests[0].url.params["wait"] == "30"
+
+
+async def test_an_answer_that_is_not_the_apis_schema_names_the_field() -> None:
+    odd = httpx.Response(200, json={"previousStatus": "active", "newStatus": "asleep"})
+    async with client(Recorder(odd)) as api:
+        with pytest.raises(ValidationFailed, match="newStatus"):
+            await api.change_status("c1", "paused")
