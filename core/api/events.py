@@ -133,9 +133,11 @@ class DashboardPublic(CamelModel):
 
 
 class ServerConfigPublic(SnakeModel):
-    """`GET /config`: the server's `[contracts]` settings, keys as in its TOML file."""
+    """`GET /config`: the server's `[contracts]` settings and `[feature_flags]`, keys as in
+    its TOML file."""
 
     contracts: dict[str, Any]
+    feature_flags: dict[str, bool] = Field(default_factory=dict)
 
 
 def _event_model(payload: type[EventPayload]) -> type[EventPublic]:
