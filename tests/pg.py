@@ -21,7 +21,10 @@ PG_ENV = "CONTRACTS_TEST_PG_URL"
 def run_outside_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine to completion on a private loop in another thread.
 
-    Sync fixtures use this so they never touch the event loop pytest-asyncio gives a test.
+    Sync fixtures and sync tests use this so they never touch the event loop pytest-asyncio
+    keeps current: `asyncio.run` in the main thread sets the current loop to None on its way
+    out, leaking that loop (an "unclosed event loop" error in whichever test the GC runs in;
+    with xdist any sync test may follow an async one on the same worker).
     """
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
