@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.pg import admin_execute, run_outside_loop
-from tests.support.databases import create_pg_database, migrated_sqlite
+from tests.support.databases import create_pg_database, drop_pg_database, migrated_sqlite
 from tests.support.factories import assert_error, new_contract, start_contract
 from tests.support.keys import create_keys
 
@@ -182,7 +182,7 @@ def server(
             srv.process.kill()
             srv.process.wait()
         if pg_name is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_pg_database(pg_name)
         log = (tmp / "server.log").read_text(errors="replace")
         assert "Traceback" not in log, log[-5000:]
         assert not any(key in log for key in srv.keys.values()), "an API key reached the log"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from core.store.migrate import upgrade
-from tests.pg import PG_ENV, admin_execute, plain_dsn, run_outside_loop
+from tests.pg import PG_ENV, admin_execute, drop_later, finish_drops, plain_dsn, run_outside_loop
 
 _templates: dict[str, str] = {}
 
@@ -74,7 +74,9 @@ def _pg_template(base: str) -> str:
 
 
 def drop_templates() -> None:
-    """Drop this process's PostgreSQL template (tests/conftest.py, at the session's end)."""
+    """Wait for the background drops, then drop this process's PostgreSQL template
+    (tests/conftest.py, at the session's end)."""
+    finish_drops()
     name = _templates.pop("pg", None)
     base = pg_admin_url()
     if name is not None and base is not None:
@@ -98,9 +100,10 @@ def create_pg_database(prefix: str, *, migrated: bool = False) -> tuple[str, str
 
 
 def drop_pg_database(name: str) -> None:
+    """Drop it in the background (tests/pg.py: `drop_later`)."""
     base = pg_admin_url()
     assert base is not None
-    _drop(base, name)
+    drop_later(base, name)
 
 
 @contextmanager
