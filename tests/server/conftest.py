@@ -13,10 +13,8 @@ contracts; HTTP contract tests that need no process can use `asgi_app` instead
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +27,14 @@ from tests.pg import admin_execute, run_outside_loop
 from tests.support.databases import create_pg_database, drop_pg_database, migrated_sqlite
 from tests.support.factories import assert_error, new_contract, start_contract
 from tests.support.keys import create_keys
+from tests.support.server import clean_env, free_port, wait_healthy
 
-__all__ = ["assert_error", "new_contract", "start_contract"]  # from tests/support/factories.py
+__all__ = [
+    "assert_error",
+    "free_port",
+    "new_contract",
+    "start_contract",
+]  # from tests/support/factories.py
 
 PG_ENV = "CONTRACTS_TEST_PG_URL"
 CONFIG_TOML = """\
@@ -57,12 +61,6 @@ def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> A
         env=env,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -119,20 +117,6 @@ def _database_url(backend: str, tmp: Path) -> tuple[str, str | None]:
     return url, name
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")
-
-
 def _create_keys(db_url: str) -> dict[str, str]:
     """One key per ROLES entry, made in-process (tests/support/keys.py)."""
     return create_keys(db_url, ROLES)
@@ -145,7 +129,7 @@ def _start(backend: str, tmp: Path) -> tuple[Server, str | None]:
     keys = _create_keys(db_url)
     port = free_port()
     log = tmp / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTS_")}
+    env = clean_env()
     command = [sys.executable, "-m", "server.cli", "serve", "--db", db_url]
     command += ["--port", str(port), "--config", str(config), "--log-level", "warning"]
     with log.open("wb") as out:
@@ -156,7 +140,7 @@ def _start(backend: str, tmp: Path) -> tuple[Server, str | None]:
             env=env,
         )
     base = f"http://127.0.0.1:{port}"
-    _wait_healthy(base, process, log)
+    wait_healthy(base, process, log)
     return Server(backend, db_url, base, keys, process), pg_name
 
 
