@@ -7,7 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,10 @@ PG_ENV = "CONTRACTS_TEST_PG_URL"
 def run_outside_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine to completion on a private loop in another thread.
 
-    Sync fixtures use this so they never touch the event loop pytest-asyncio gives a test.
+    Sync fixtures and sync tests use this so they never touch the event loop pytest-asyncio
+    keeps current: `asyncio.run` in the main thread sets the current loop to None on its way
+    out, leaking that loop (an "unclosed event loop" error in whichever test the GC runs in;
+    with xdist any sync test may follow an async one on the same worker).
     """
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -43,6 +46,25 @@ async def admin_execute(url: str, statement: str) -> None:
         await conn.close()
 
 
+# Dropping a database waits for a checkpoint (a second or more on a busy machine): tests
+# hand their databases to this one thread and go on; the session's end waits for it.
+_dropper = ThreadPoolExecutor(1, thread_name_prefix="pg-drop")
+_drops: list[Future[None]] = []
+
+
+def drop_later(url: str, name: str) -> None:
+    """DROP DATABASE `name` (on the server of `url`) in the background."""
+    statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    _drops.append(_dropper.submit(asyncio.run, admin_execute(url, statement)))
+
+
+def finish_drops() -> None:
+    """Wait for the background drops (tests/conftest.py, at the session's end); a failed
+    drop is raised here."""
+    while _drops:
+        _drops.pop().result()
+
+
 @contextmanager
 def fresh_database(prefix: str) -> Iterator[str]:
     """A new, empty database (its URL); dropped afterwards. Skips without PostgreSQL."""
@@ -54,4 +76,4 @@ def fresh_database(prefix: str) -> Iterator[str]:
     try:
         yield plain_dsn(base, name)
     finally:
-        run_outside_loop(admin_execute(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_later(base, name)

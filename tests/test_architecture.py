@@ -58,3 +58,30 @@ def test_import_linter_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 kept, 0 broken" in result.stdout
+
+
+def test_server_imports_without_qt_or_the_client_packages() -> None:
+    result = _import_all_without("server", {"PySide6", "shiboken6", "qasync", "sync", "desktop"})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) >= 10
+
+
+def test_sync_imports_without_qt_or_the_web_server() -> None:
+    blocked = {"PySide6", "shiboken6", "qasync", "desktop", "server", "fastapi", "uvicorn"}
+    result = _import_all_without("sync", blocked | {"starlette"})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) >= 10
+
+
+def test_the_non_gui_tests_run_without_qt() -> None:
+    """`pytest -m "not gui"` on a machine without PySide6: tests/support/no_qt.py makes Qt
+    unimportable before anything is collected; collecting must neither fail nor import it,
+    and must still find the non-GUI tests (the tests/conftest.py auto-mark keeps the rest)."""
+    command = [sys.executable, "-m", "pytest", "-p", "tests.support.no_qt", "-p", "no:xdist"]
+    command += ["-p", "no:cacheprovider", "--collect-only", "-q", "-m", "not gui", "tests"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert len(collected) > 500
+    assert not any(line.startswith("tests/desktop/") for line in collected)
+    assert "test_the_non_gui_tests_run_without_qt" in result.stdout

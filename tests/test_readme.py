@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from desktop.app import build_parser
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -33,7 +33,10 @@ def test_every_make_target_named_exists() -> None:
     assert named <= targets
 
 
+@pytest.mark.gui  # the desk's parser lives in desktop.app, which imports Qt
 def test_every_desk_option_named_exists() -> None:
+    from desktop.app import build_parser
+
     known = {option for action in build_parser()._actions for option in action.option_strings}
     named = set(re.findall(r"contract-desk((?: --?[a-z-]+)+)", README))
     options = {word for group in named for word in group.split() if word.startswith("-")}

@@ -188,18 +188,32 @@ def session_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     """One qasync loop for the whole session: creating and closing one per test left Qt
     timers pointing at deleted loop internals (a segfault in a later test)."""
     loop = qasync.QEventLoop(qapp)
+    previous = current_loop()
     try:
         yield loop
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
-        asyncio.set_event_loop(None)
+        asyncio.set_event_loop(previous)
         loop.close()
+
+
+def current_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set as this thread's current one, if any, without making one (as
+    `asyncio.get_event_loop` would).
+
+    Switching back to it, never to None: pytest-asyncio keeps a loop current between async
+    tests, and dropping it leaks it (an "unclosed event loop" error in whichever test the
+    GC runs in; with xdist a Qt test may follow an async test on the same worker)."""
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    loop: asyncio.AbstractEventLoop | None = getattr(local, "_loop", None)
+    return loop
 
 
 @pytest.fixture
 def qloop(session_loop: asyncio.AbstractEventLoop) -> Iterator[Loop]:
     """The session's qasync loop as this test's current loop; tasks the test left behind
     are cancelled (and awaited) afterwards."""
+    previous = current_loop()
     asyncio.set_event_loop(session_loop)
     try:
         yield Loop(session_loop)
@@ -209,7 +223,7 @@ def qloop(session_loop: asyncio.AbstractEventLoop) -> Iterator[Loop]:
             task.cancel()
         if pending:
             session_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        asyncio.set_event_loop(None)
+        asyncio.set_event_loop(previous)
 
 
 @pytest.fixture

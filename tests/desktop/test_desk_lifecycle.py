@@ -10,7 +10,6 @@ offscreen, real signals, its real embedded server process.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from sync.outbox import Outbox, OutboxState
 from sync.replica import Replica
 from tests.desktop.desk_process import LIVE_LINE, gone, running, start_desk, until
+from tests.pg import run_outside_loop  # not asyncio.run: see tests/pg.py
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -60,7 +60,7 @@ def test_a_signal_keeps_queued_actions(tmp_path: Path) -> None:
         finally:
             await replica.close()
 
-    entry_id = asyncio.run(queue())
+    entry_id = run_outside_loop(queue())
     desk = start_desk(tmp_path, "--offline", "-v")
     try:
         desk.wait_for("startup: first paint")
@@ -78,7 +78,7 @@ def test_a_signal_keeps_queued_actions(tmp_path: Path) -> None:
         finally:
             await replica.close()
 
-    assert asyncio.run(state()) is OutboxState.QUEUED
+    assert run_outside_loop(state()) is OutboxState.QUEUED
 
 
 def test_a_killed_server_is_reaped_and_restarted(tmp_path: Path) -> None:

@@ -35,19 +35,16 @@ from sync.outbox import OutboxState
 from sync.service import SyncService
 from tests.desktop.conftest import Loop, until
 from tests.desktop.live_desk import waiting_for_confirmation
-from tests.sync.server_fixture import ServerProcess, start_server
+from tests.support.server import ServerProcess, serving
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path / "server")
-    try:
+    """A server process of the test's own (tests/support/server.py)."""
+    with serving(tmp_path / "server") as process:
         yield process
-    finally:
-        process.stop()
-        assert "Traceback" not in process.log_text(), process.log_text()[-5000:]
 
 
 @dataclass

@@ -47,7 +47,9 @@ def test_offline_after_a_demo_session_shows_its_contracts_and_history(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    demo = _desk(tmp_path, "--demo", "2", "--quit-after", "15")
+    # 30 s, as test_e2e_app gives its demo: on a loaded machine (parallel test workers) the
+    # embedded server and the simulated supervisors need most of 15 s to make contracts.
+    demo = _desk(tmp_path, "--demo", "2", "--quit-after", "30")
     assert demo.returncode == 0, demo.stderr[-3000:]
     replicas = tmp_path / "data" / "replicas"
     assert last_used(_paths(tmp_path)) == replicas / "embedded_demo.db"

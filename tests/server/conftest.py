@@ -2,24 +2,20 @@
 
 The server runs as a subprocess on a free port with a fresh SQLite file (and, when
 CONTRACTS_TEST_PG_URL is set, a freshly created PostgreSQL database), a small TOML config,
-and keys made with `contract-server keys create`: admin, reviewer and supervisor of owner
-"alice", and a reviewer of owner "bob". Tests share the server but always create their
-own contracts.
+and keys made in-process (tests/support/keys.py; test_cli.py runs `contract-server keys
+create` itself): admin, reviewer and supervisor of owner "alice", and a reviewer and an
+admin of owner "bob". The database is a copy of the migrated template
+(tests/support/databases.py). Tests share the server but always create their own
+contracts; HTTP contract tests that need no process can use `asgi_app` instead
+(tests/support/asgi.py): an app and a database per test.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import os
-import socket
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,18 @@ from typing import Any
 import httpx
 import pytest
 
-from server.cli import main as cli_main
+from tests.pg import admin_execute, run_outside_loop
+from tests.support.databases import create_pg_database, drop_pg_database, migrated_sqlite
+from tests.support.factories import assert_error, new_contract, start_contract
+from tests.support.keys import create_keys
+from tests.support.server import clean_env, free_port, wait_healthy
+
+__all__ = [
+    "assert_error",
+    "free_port",
+    "new_contract",
+    "start_contract",
+]  # from tests/support/factories.py
 
 PG_ENV = "CONTRACTS_TEST_PG_URL"
 CONFIG_TOML = """\
@@ -54,12 +61,6 @@ def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> A
         env=env,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -101,68 +102,24 @@ def _pg_admin_url() -> str | None:
 
 
 def pg_execute(statement: str) -> None:
-    """Run one statement on the admin database, in a thread with its own event loop (a
-    fixture must not replace the event loop pytest-asyncio manages in the main thread)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _pg(statement)).result()
-
-
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    admin = _pg_admin_url()
-    assert admin is not None
-    conn = await asyncpg.connect(admin.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+    """Run one statement on the admin database (on a private loop in a worker thread)."""
+    base = _pg_admin_url()
+    assert base is not None
+    run_outside_loop(admin_execute(base, statement))
 
 
 def _database_url(backend: str, tmp: Path) -> tuple[str, str | None]:
+    """A migrated database of its own: a copy of the template file, or a PostgreSQL
+    database made from the template database (its name, to drop it)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp / 'contracts.db'}", None
-    name = f"cd_test_{uuid.uuid4().hex[:12]}"
-    pg_execute(f'CREATE DATABASE "{name}"')
-    admin = _pg_admin_url()
-    assert admin is not None
-    base, _, _ = admin.rpartition("/")
-    return f"{base}/{name}", name
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")
+        return migrated_sqlite(tmp, "contracts.db"), None
+    url, name = create_pg_database("cd_test", migrated=True)
+    return url, name
 
 
 def _create_keys(db_url: str) -> dict[str, str]:
-    """One key per ROLES entry, made by `contract-server keys create` (its `main`, run
-    in-process in a worker thread: a process start per key costs seconds on a busy machine;
-    test_cli.py runs the real command as a process)."""
-
-    def create_all() -> dict[str, str]:
-        keys = {}
-        for role, (owner, kind) in ROLES.items():
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                code = cli_main(
-                    ["keys", "create", "--owner", owner, "--role", kind, "--db", db_url]
-                )
-            assert code == 0
-            keys[role] = out.getvalue().strip()
-        return keys
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(create_all).result()
+    """One key per ROLES entry, made in-process (tests/support/keys.py)."""
+    return create_keys(db_url, ROLES)
 
 
 def _start(backend: str, tmp: Path) -> tuple[Server, str | None]:
@@ -172,7 +129,7 @@ def _start(backend: str, tmp: Path) -> tuple[Server, str | None]:
     keys = _create_keys(db_url)
     port = free_port()
     log = tmp / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACTS_")}
+    env = clean_env()
     command = [sys.executable, "-m", "server.cli", "serve", "--db", db_url]
     command += ["--port", str(port), "--config", str(config), "--log-level", "warning"]
     with log.open("wb") as out:
@@ -183,7 +140,7 @@ def _start(backend: str, tmp: Path) -> tuple[Server, str | None]:
             env=env,
         )
     base = f"http://127.0.0.1:{port}"
-    _wait_healthy(base, process, log)
+    wait_healthy(base, process, log)
     return Server(backend, db_url, base, keys, process), pg_name
 
 
@@ -209,7 +166,7 @@ def server(
             srv.process.kill()
             srv.process.wait()
         if pg_name is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_pg_database(pg_name)
         log = (tmp / "server.log").read_text(errors="replace")
         assert "Traceback" not in log, log[-5000:]
         assert not any(key in log for key in srv.keys.values()), "an API key reached the log"
@@ -228,35 +185,3 @@ def supervisor(server: Server) -> httpx.Client:
 @pytest.fixture
 def admin(server: Server) -> httpx.Client:
     return server.client("admin")
-
-
-def new_contract(
-    client: httpx.Client, contract_type: str = "simple", **extra: Any
-) -> dict[str, Any]:
-    body = {"name": f"c-{uuid.uuid4().hex[:8]}", "contractType": contract_type, **extra}
-    response = client.post("/contracts", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def start_contract(
-    reviewer: httpx.Client, supervisor: httpx.Client, contract_type: str = "simple", **extra: Any
-) -> dict[str, Any]:
-    """A contract with a supervisor task, moved to `active` by the supervisor."""
-    contract = new_contract(reviewer, contract_type, **extra)
-    task = supervisor.post(
-        f"/contracts/{contract['id']}/tasks", json={"name": "supervisor", "isSupervisor": True}
-    )
-    assert task.status_code == 201, task.text
-    moved = supervisor.post(f"/contracts/{contract['id']}/status", json={"targetStatus": "active"})
-    assert moved.status_code == 200, moved.text
-    got = reviewer.get(f"/contracts/{contract['id']}")
-    return dict(got.json())
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = dict(response.json())
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body

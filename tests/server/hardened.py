@@ -28,8 +28,8 @@ from tests.server.conftest import (
     _database_url,
     cli,
     free_port,
-    pg_execute,
 )
+from tests.support.databases import drop_pg_database
 
 CONTRACTS_TABLE = """\
 [contracts]
@@ -85,7 +85,7 @@ def running_server(
         server.close()
         stop(process)
         if pg_name is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_pg_database(pg_name)
 
 
 _LAUNCHER = (

@@ -7,25 +7,38 @@ Issue 8 item 10: after pause-all and resume-all, contracts with open questions c
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.server.conftest import Server, new_contract
+from core.config import ContractTimeoutConfig
+from tests.support.asgi import AsgiApp
+from tests.support.factories import new_contract_async
 
 
-def _started(admin: httpx.Client, **extra: Any) -> str:
-    cid = str(new_contract(admin, **extra)["id"])
-    task = admin.post(f"/contracts/{cid}/tasks", json={"name": "sup", "isSupervisor": True})
+@pytest.fixture
+def asgi_config() -> ContractTimeoutConfig:
+    """The timing rules these tests read back from /config."""
+    return ContractTimeoutConfig(
+        stale_threshold_minutes=30.0,
+        heartbeat_timeout_seconds=120.0,
+        stale_detection_interval_seconds=3600.0,
+    )
+
+
+async def _started(admin: httpx.AsyncClient, **extra: Any) -> str:
+    cid = str((await new_contract_async(admin, **extra))["id"])
+    task = await admin.post(f"/contracts/{cid}/tasks", json={"name": "sup", "isSupervisor": True})
     assert task.status_code == 201, task.text
-    moved = admin.post(f"/contracts/{cid}/status", json={"targetStatus": "active"})
+    moved = await admin.post(f"/contracts/{cid}/status", json={"targetStatus": "active"})
     assert moved.status_code == 200, moved.text
     return cid
 
 
-def _get(client: httpx.Client, path: str, **params: Any) -> Any:
-    response = client.get(path, params=params)
+async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
+    response = await client.get(path, params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -34,55 +47,58 @@ def _ids(listing: dict[str, Any]) -> set[str]:
     return {c["id"] for c in listing["contracts"]}
 
 
-def test_after_pause_all_and_resume_all_an_open_question_waits_on_the_reviewer(
-    server: Server,
+async def test_after_pause_all_and_resume_all_an_open_question_waits_on_the_reviewer(
+    asgi_app: AsgiApp,
 ) -> None:
-    bob = server.client("other_admin")
-    asking = _started(bob)
-    asked = bob.post(
+    bob = asgi_app.client("other_admin")
+    asking = await _started(bob)
+    asked = await bob.post(
         f"/contracts/{asking}/questions",
         json={"question": "Which DB?", "questionType": "free_text"},
     )
     assert asked.status_code == 201, asked.text
-    quiet = _started(bob)
-    assert bob.post("/contracts/batch", json={"operation": "pause_all"}).status_code == 200
-    resumed = bob.post("/contracts/batch", json={"operation": "resume_all"})
+    quiet = await _started(bob)
+    paused = await bob.post("/contracts/batch", json={"operation": "pause_all"})
+    assert paused.status_code == 200, paused.text
+    resumed = await bob.post("/contracts/batch", json={"operation": "resume_all"})
     assert resumed.status_code == 200 and asking in resumed.json()["affected_ids"]
 
-    contract = _get(bob, f"/contracts/{asking}")
+    contract = await _get(bob, f"/contracts/{asking}")
     assert (contract["status"], contract["waitingFor"]) == ("waiting_for_input", "question")
-    assert _get(bob, f"/contracts/{quiet}")["status"] == "active"
-    time.sleep(1.2)
-    stale = _ids(_get(bob, "/contracts", stale="true", threshold="1s", limit=500))
+    assert (await _get(bob, f"/contracts/{quiet}"))["status"] == "active"
+    await asyncio.sleep(1.2)
+    stale = _ids(await _get(bob, "/contracts", stale="true", threshold="1s", limit=500))
     assert quiet in stale and asking not in stale
-    waiting = _ids(_get(bob, "/contracts", waiting="true", limit=500))
+    waiting = _ids(await _get(bob, "/contracts", waiting="true", limit=500))
     assert asking in waiting and quiet not in waiting
-    board = _get(bob, "/contracts/dashboard")
+    board = await _get(bob, "/contracts/dashboard")
     rows = {w["id"]: w for w in board["waitingForInput"]}
     assert rows[asking]["waitingFor"] == "question"
     assert rows[asking]["question"] == "Which DB?"
 
 
-def test_a_completing_contract_waits_on_the_reviewer_for_the_completion(server: Server) -> None:
-    bob = server.client("other_admin")
-    cid = _started(bob, phaseGuard=False)
+async def test_a_completing_contract_waits_on_the_reviewer_for_the_completion(
+    asgi_app: AsgiApp,
+) -> None:
+    bob = asgi_app.client("other_admin")
+    cid = await _started(bob, phaseGuard=False)
     # Unguarded: each required deliverable advances the phase, the last one completes.
     for phase, deliverable in (("plan", "plan-document"), ("execute", "pull-request")):
-        marked = bob.post(
+        marked = await bob.post(
             f"/contracts/{cid}/deliverables", json={"deliverableId": deliverable, "phase": phase}
         )
         assert marked.status_code == 200, marked.text
-    contract = _get(bob, f"/contracts/{cid}")
+    contract = await _get(bob, f"/contracts/{cid}")
     assert contract["status"] == "completing", contract
-    assert cid in _ids(_get(bob, "/contracts", waiting="true", limit=500))
-    rows = {w["id"]: w for w in _get(bob, "/contracts/dashboard")["waitingForInput"]}
+    assert cid in _ids(await _get(bob, "/contracts", waiting="true", limit=500))
+    rows = {w["id"]: w for w in (await _get(bob, "/contracts/dashboard"))["waitingForInput"]}
     assert rows[cid]["waitingFor"] == "completion_confirmation"
 
 
-def test_config_reports_the_servers_timing_rules_to_any_key(server: Server) -> None:
+async def test_config_reports_the_servers_timing_rules_to_any_key(asgi_app: AsgiApp) -> None:
     for role in ("reviewer", "supervisor", "other"):
-        body = _get(server.client(role), "/config")
-        assert body["contracts"]["stale_threshold_minutes"] == 30.0  # the fixture's file
+        body = await _get(asgi_app.client(role), "/config")
+        assert body["contracts"]["stale_threshold_minutes"] == 30.0  # asgi_config above
         assert body["contracts"]["heartbeat_timeout_seconds"] == 120.0
-    anonymous = server.anonymous().get("/api/v1/config")
+    anonymous = await asgi_app.anonymous().get("/api/v1/config")
     assert anonymous.status_code == 401, anonymous.text

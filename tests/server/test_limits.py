@@ -18,8 +18,10 @@ import orjson
 import pytest
 import websockets
 
+from tests.pg import run_outside_loop  # not asyncio.run: see tests/pg.py
 from tests.server.conftest import Server, assert_error
-from tests.server.hardened import backends, new_key, running_server
+from tests.server.hardened import backends, running_server
+from tests.support.keys import create_key_now
 
 LIMITS = {
     "header_timeout_seconds": 2.0,
@@ -156,8 +158,8 @@ async def _ws_caps(server: Server, keys: list[str]) -> list[dict[str, Any]]:
 
 
 def test_monitor_subscribers_are_capped_per_key_and_in_total(limited: Server) -> None:
-    a, b, c = (new_key(limited) for _ in range(3))
-    frames = asyncio.run(_ws_caps(limited, [a, a, a, b, c]))
+    a, b, c = (create_key_now(limited.db_url, "alice", "reviewer") for _ in range(3))
+    frames = run_outside_loop(_ws_caps(limited, [a, a, a, b, c]))
     kinds = [f.get("type") or f.get("closed") for f in frames]
     assert kinds == ["subscribed", "subscribed", 4429, "subscribed", 4429], frames
     assert "this key" in frames[2]["reason"] and "server" in frames[4]["reason"]
@@ -178,7 +180,7 @@ async def _unauthenticated(server: Server, headers: dict[str, str]) -> tuple[flo
 def test_unauthenticated_sockets_close_within_3_seconds(
     limited: Server, headers: dict[str, str]
 ) -> None:
-    waited, code = asyncio.run(_unauthenticated(limited, headers))
+    waited, code = run_outside_loop(_unauthenticated(limited, headers))
     assert code == 4401 and waited < 3.0
 
 

@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from core.permissions import ReviewerOnly
+from tests.pg import run_outside_loop  # not asyncio.run: see tests/pg.py
 from tests.server.conftest import Server, assert_error, cli, start_contract
 from tests.server.hardened import new_key, running_server
 
@@ -64,14 +65,14 @@ async def _revoke_and_watch(server: Server, sockets: int) -> None:
 
 
 def test_revoked_key_is_refused_at_once_and_its_sockets_close(server: Server) -> None:
-    asyncio.run(_revoke_and_watch(server, sockets=2))
+    run_outside_loop(_revoke_and_watch(server, sockets=2))
 
 
 @pytest.mark.pg
 def test_revocation_reaches_every_worker(tmp_path: Path) -> None:
     """Two worker processes on PostgreSQL: sockets on both close, requests on both fail."""
     with running_server("postgresql", tmp_path, workers=2) as server:
-        asyncio.run(_revoke_and_watch(server, sockets=8))
+        run_outside_loop(_revoke_and_watch(server, sockets=8))
 
 
 # roles ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import orjson
 import pytest
 import websockets
 
+from tests.pg import run_outside_loop  # not asyncio.run: see tests/pg.py
 from tests.server.conftest import start_contract
 from tests.server.hardened import running_server
 
@@ -64,7 +65,7 @@ async def _run(base_url: str, key: str, supervisor_key: str, contract: dict[str,
 def test_heartbeats_reach_subscribers_on_every_worker(tmp_path: Path) -> None:
     with running_server("postgresql", tmp_path, workers=2) as server:
         contract = start_contract(server.client("reviewer"), server.client("supervisor"))
-        counts = asyncio.run(
+        counts = run_outside_loop(
             _run(server.base_url, server.keys["reviewer"], server.keys["supervisor"], contract)
         )
     assert all(count > 0 for count in counts), counts

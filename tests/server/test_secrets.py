@@ -3,7 +3,6 @@ command line. Real server processes, real `contract-sync` and `contracts` proces
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import stat
@@ -17,6 +16,7 @@ import orjson
 import pytest
 import websockets
 
+from tests.pg import run_outside_loop  # not asyncio.run: see tests/pg.py
 from tests.server.conftest import Server, new_contract
 from tests.server.hardened import backends, running_server
 
@@ -46,7 +46,7 @@ def test_no_key_in_the_server_log_at_trace_level(backend: str, tmp_path: Path) -
             assert httpx.get(server.base_url + "/api/v1/contracts", headers=headers).is_success
         httpx.get(server.base_url + f"/api/v1/contracts?api_key={key}")
         httpx.get(server.base_url + "/api/v1/contracts", headers={"x-makima-api-key": wrong})
-        asyncio.run(_monitor_handshakes(server, key))
+        run_outside_loop(_monitor_handshakes(server, key))
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert '"GET /api/v1/contracts?api_key=[REDACTED] HTTP/1.1" 401' in log  # access log on
     assert "x-makima-api-key" in log.lower()  # the headers were logged, masked
