@@ -10,15 +10,18 @@ without a reason a reviewer accepts.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 
-from desktop import dialog_ports, ports
-from server.routes import batch, contracts, history, operations, questions, supervisors
+import server.routes
 from sync.client import ContractClient
 from sync.service import SyncService
 
@@ -75,32 +78,55 @@ def _methods(owner: type) -> Iterator[tuple[str, Callable[..., Any]]]:
         yield f"{owner.__name__}.{name}", member
 
 
-def _boundary_functions() -> Iterator[tuple[str, Callable[..., Any]]]:
-    for module in (batch, contracts, history, operations, questions, supervisors):
-        for route in module.router.routes:
+def _route_modules() -> Iterator[ModuleType]:
+    """Every module of `server.routes`: a route module added later is checked too."""
+    for info in pkgutil.iter_modules(server.routes.__path__):
+        yield importlib.import_module(f"server.routes.{info.name}")
+
+
+def _wire_boundaries() -> Iterator[tuple[str, Callable[..., Any]]]:
+    for module in _route_modules():
+        router = getattr(module, "router", None)
+        for route in router.routes if router is not None else ():
             if isinstance(route, APIRoute):
                 fn = route.endpoint
                 yield f"{fn.__module__}.{fn.__name__}", fn
     yield from _methods(ContractClient)
     yield from _methods(SyncService)
+
+
+def _desk_boundaries() -> Iterator[tuple[str, Callable[..., Any]]]:
+    from desktop import dialog_ports, ports  # Qt: only in the gui test
+
     for module in (ports, dialog_ports):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 yield from _methods(cls)
 
 
-def test_no_untyped_json_object_crosses_a_boundary() -> None:
-    found = [o for label, fn in _boundary_functions() for o in _offences(label, fn)]
+def _assert_typed(boundaries: Iterator[tuple[str, Callable[..., Any]]]) -> None:
+    found = [o for label, fn in boundaries for o in _offences(label, fn)]
     assert not found, "untyped JSON objects at a boundary (type them, see ALLOWED):\n" + (
         "\n".join(found)
     )
 
 
+def test_no_untyped_json_object_crosses_the_wire() -> None:
+    _assert_typed(_wire_boundaries())
+
+
+@pytest.mark.gui
+def test_no_untyped_json_object_reaches_the_desktop_ports() -> None:
+    _assert_typed(_desk_boundaries())
+
+
+@pytest.mark.gui
 def test_every_allowance_is_still_needed() -> None:
     """An allowance whose signature got typed goes from the list."""
     seen = {
         f"{label}({where})"
-        for label, fn in _boundary_functions()
+        for boundaries in (_wire_boundaries(), _desk_boundaries())
+        for label, fn in boundaries
         for where, text in _annotations(fn)
         if UNTYPED.search(text)
     }

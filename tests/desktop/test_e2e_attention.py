@@ -51,7 +51,7 @@ async def _three_kinds(desk: Desk, tag: str) -> dict[str, str]:
     await desk.admin.change_status(resumed, "paused", reason="maintenance")
     await supervisor.ask_question(resumed, "Keep v1?", "free_text")
     answer = await desk.admin.change_status(resumed, "active")
-    assert answer["newStatus"] == "waiting_for_input"
+    assert answer.new_status == "waiting_for_input"
     return {"asks": asks, "silent": silent, "resumed": resumed}
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.server import SERVER_CLI, ServerProcess, clean_env, serving
 from tests.sync.cli_harness import Api, isolate_user_dirs, run_cli
-from tests.sync.server_fixture import SERVER_CLI, ServerProcess, _clean_env, serving
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,7 +36,7 @@ def _serve(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=_clean_env() | (env or {}),
+            env=clean_env() | (env or {}),
             check=False,
         )
     except subprocess.TimeoutExpired:
