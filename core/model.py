@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.clock import iso
+from core.evidence import evidence_of
 from core.phases import ContractType, PhaseConfig, phase_config_for
 from core.status import ContractStatus, WaitingFor
 
@@ -49,6 +50,25 @@ class PendingPhaseConfirmation:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverableNote:
+    """Where a recorded deliverable lives and what it says, as its supervisor attached them.
+
+    `url` is an http(s) or file URL, `summary` Markdown; both optional (validated on the way
+    in by `core.evidence.check_note`).
+    """
+
+    url: str | None = None
+    summary: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.url is None and self.summary is None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"url": self.url, "summary": self.summary}
+
+
+@dataclass(frozen=True, slots=True)
 class Contract:
     id: str
     owner: str
@@ -73,6 +93,8 @@ class Contract:
     completion_detected_at: datetime | None = None
     stale_notified_at: datetime | None = None
     pending_confirmation: PendingPhaseConfirmation | None = None
+    # phase → deliverable id → its note; only deliverables recorded with a url or summary.
+    deliverable_notes: Mapping[str, Mapping[str, DeliverableNote]] = field(default_factory=dict)
 
     @property
     def phase_config(self) -> PhaseConfig:
@@ -88,6 +110,9 @@ class Contract:
 
     def completed_in(self, phase: str) -> tuple[str, ...]:
         return tuple(self.completed_deliverables.get(phase, ()))
+
+    def note_of(self, phase: str, deliverable_id: str) -> DeliverableNote | None:
+        return self.deliverable_notes.get(phase, {}).get(deliverable_id)
 
     def missing_required(self, phase: str) -> list[str]:
         done = set(self.completed_in(phase))
@@ -124,6 +149,23 @@ class Contract:
             "pendingPhase": self.pending_confirmation.next_phase
             if self.pending_confirmation
             else None,
+            "pendingConfirmation": self._pending_wire(),
+            "deliverableNotes": {
+                phase: {d: note.to_wire() for d, note in notes.items()}
+                for phase, notes in self.deliverable_notes.items()
+            },
+        }
+
+    def _pending_wire(self) -> dict[str, Any] | None:
+        """The open confirmation request: what a reviewer's decision must name to bind to it."""
+        pending, evidence = self.pending_confirmation, evidence_of(self)
+        if pending is None or evidence is None:
+            return None
+        return {
+            "transitionId": pending.transition_id,
+            "nextPhase": pending.next_phase,
+            "requestedAt": iso(pending.requested_at),
+            "evidenceDigest": evidence.digest,
         }
 
 

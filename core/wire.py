@@ -9,9 +9,9 @@ expected shape, never a bare `KeyError` or `TypeError` from deep inside.
 The traps:
 - `owner` is never on the wire: parsed contracts and events carry the owner the caller
   passes (the key's owner, or "" when unknown).
-- The wire shows only the phase of a pending guarded confirmation (`pendingPhase`), not its
-  transition id or request time: the parsed `pending_confirmation` has an empty
-  `transition_id` and `updatedAt` as its request time.
+- A pending guarded confirmation is `pendingConfirmation` (transition id, next phase, request
+  time, evidence digest); an older server shows only `pendingPhase`, and then the parsed
+  `pending_confirmation` has an empty `transition_id` and `updatedAt` as its request time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from core.errors import ValidationFailed
 from core.events import EventType, LoggedEvent
 from core.model import (
     Contract,
+    DeliverableNote,
     PendingPhaseConfirmation,
     Question,
     QuestionStatus,
@@ -48,7 +49,6 @@ def contract_from_wire(wire: Mapping[str, Any], *, owner: str = "") -> Contract:
     w = _Fields(wire, "contract")
     phase_config = wire.get("phaseConfig")
     updated_at = w.time("updatedAt")
-    pending_phase = w.opt_text("pendingPhase")
     return Contract(
         id=w.text("id"),
         owner=owner,
@@ -71,10 +71,41 @@ def contract_from_wire(wire: Mapping[str, Any], *, owner: str = "") -> Contract:
         failure_reason=w.opt_text("failureReason"),
         supervisor_task_id=w.opt_text("supervisorTaskId"),
         completion_detected_at=w.opt_time("completionDetectedAt"),
-        pending_confirmation=(
-            PendingPhaseConfirmation("", pending_phase, updated_at) if pending_phase else None
-        ),
+        pending_confirmation=_pending(wire, updated_at),
+        deliverable_notes=_notes(wire.get("deliverableNotes")),
     )
+
+
+def _pending(wire: Mapping[str, Any], updated_at: datetime) -> PendingPhaseConfirmation | None:
+    raw = wire.get("pendingConfirmation")
+    if raw is None:
+        phase = _Fields(wire, "contract").opt_text("pendingPhase")
+        return PendingPhaseConfirmation("", phase, updated_at) if phase else None
+    w = _Fields(raw, "pendingConfirmation")
+    return PendingPhaseConfirmation(
+        w.text("transitionId"), w.text("nextPhase"), w.opt_time("requestedAt") or updated_at
+    )
+
+
+def _notes(raw: Any) -> dict[str, dict[str, DeliverableNote]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _bad("contract", "deliverableNotes", raw, "an object {phase: {id: note}}")
+    parsed: dict[str, dict[str, DeliverableNote]] = {}
+    for phase, notes in raw.items():
+        if not isinstance(notes, Mapping):
+            raise _bad("contract", f"deliverableNotes.{phase}", notes, "an object {id: note}")
+        parsed[str(phase)] = {str(d): note_from_wire(n) for d, n in notes.items()}
+    return parsed
+
+
+def note_from_wire(raw: Any) -> DeliverableNote:
+    """`{url, summary}` (either may be null or absent)."""
+    if not isinstance(raw, Mapping):
+        raise _bad("contract", "deliverableNotes", raw, "an object {url, summary}")
+    w = _Fields(raw, "deliverable note")
+    return DeliverableNote(w.opt_text("url"), w.opt_text("summary"))
 
 
 def task_from_wire(wire: Mapping[str, Any]) -> Task:

@@ -1,0 +1,234 @@
+"""The reviewer's inbox: every item that waits on a human, derived from contracts, no I/O.
+
+One rule for the server's `GET /inbox`, the CLI and the desktop's Inbox page (which builds
+it from the replica). Who waits on the reviewer is `core.attention.waiting_on_reviewer`'s
+answer; stale is `core.timing.stale_duration`; a ready phase is `core.progress`'s NOTIFY.
+
+Items, oldest first (by `since`, then id):
+- `question` — one per pending question of a contract waiting for input
+  (`question:<questionId>`, since it was asked);
+- `phase_confirmation` — the open guarded-advance request of a contract waiting for input
+  (`confirmation:<transitionId>`, since it was requested);
+- `completion_confirmation` — a contract in `completing` (`completion:<contractId>`, since
+  the completion was detected);
+- `phase_ready` — an active contract whose gate is met but which a human advances
+  (auto-advance off: `phase_ready:<contractId>:<phase>`, since its last activity);
+- `stale` — an active contract quiet past the threshold, held up by its supervisor
+  (`stale:<contractId>`, since its last activity; `blocked_by` says who holds it up).
+
+Ids are stable: the same waiting thing keeps its id across calls and devices, so a snooze,
+a claim or a selection can name it. `deadline` is when the waiting ends on its own (input
+timeout pauses the contract, the completion grace completes it) when a config is given.
+Snooze and claim (`snoozed_until`, `claimed_by`, `claimed_at`) are the next issue's; the
+rule leaves them None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.attention import waiting_on_reviewer
+from core.clock import utc
+from core.config import ContractTimeoutConfig
+from core.model import Contract, Question, Task
+from core.progress import ProgressAction, ProgressSettings, decide_progress
+from core.status import ContractStatus, WaitingFor
+from core.timing import stale_duration
+
+# Who holds a stale contract up: an active contract waits on nobody but its supervisor.
+STALE_BLOCKER = "supervisor"
+
+
+class InboxKind(StrEnum):
+    PHASE_CONFIRMATION = "phase_confirmation"
+    QUESTION = "question"
+    COMPLETION_CONFIRMATION = "completion_confirmation"
+    PHASE_READY = "phase_ready"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: str
+    kind: InboxKind
+    contract_id: str
+    contract_name: str
+    phase: str
+    since: datetime
+    question_id: str | None = None
+    transition_id: str | None = None
+    snoozed_until: datetime | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    deadline: datetime | None = None
+    blocked_by: str | None = None
+
+
+def question_item_id(question_id: str) -> str:
+    return f"question:{question_id}"
+
+
+def confirmation_item_id(transition_id: str) -> str:
+    return f"confirmation:{transition_id}"
+
+
+def completion_item_id(contract_id: str) -> str:
+    return f"completion:{contract_id}"
+
+
+def phase_ready_item_id(contract_id: str, phase: str) -> str:
+    return f"phase_ready:{contract_id}:{phase}"
+
+
+def stale_item_id(contract_id: str) -> str:
+    return f"stale:{contract_id}"
+
+
+def inbox_items(
+    contracts: Iterable[Contract],
+    now: datetime,
+    stale_threshold: timedelta,
+    *,
+    questions: Iterable[Question] = (),
+    tasks: Iterable[Task] | None = None,
+    config: ContractTimeoutConfig | None = None,
+) -> list[InboxItem]:
+    """Every item waiting on the reviewer among `contracts`, oldest first.
+
+    `questions` may hold any questions (only pending ones of a waiting contract count);
+    `tasks` are needed for `phase_ready` (None: not derived, e.g. a caller that did not load
+    tasks). `config` gives the deadlines and the auto-advance switches (None: no deadlines,
+    default switches).
+    """
+    by_contract: dict[str, list[Question]] = {}
+    for q in questions:
+        if q.is_pending:
+            by_contract.setdefault(q.contract_id, []).append(q)
+    tasks_of: dict[str, list[Task]] | None = None
+    if tasks is not None:
+        tasks_of = {}
+        for t in tasks:
+            tasks_of.setdefault(t.contract_id, []).append(t)
+    items: list[InboxItem] = []
+    for contract in contracts:
+        pending = by_contract.get(contract.id, [])
+        work = None if tasks_of is None else tasks_of.get(contract.id, [])
+        items.extend(contract_items(contract, now, stale_threshold, pending, work, config))
+    return sorted(items, key=lambda item: (utc(item.since), item.id))
+
+
+def contract_items(  # noqa: PLR0917 - the inputs of one contract's items
+    contract: Contract,
+    now: datetime,
+    stale_threshold: timedelta,
+    questions: Sequence[Question] = (),
+    tasks: Sequence[Task] | None = None,
+    config: ContractTimeoutConfig | None = None,
+) -> list[InboxItem]:
+    """The items of one contract (unordered); `questions` of other contracts are ignored."""
+    waits = waiting_on_reviewer(contract)
+    if waits is WaitingFor.COMPLETION_CONFIRMATION:
+        return [_completion(contract, config)]
+    if waits is not None:
+        return _waiting_for_input(contract, questions, config)
+    stale = stale_duration(contract, now, stale_threshold)
+    if stale is not None:
+        return [
+            _item(
+                contract,
+                InboxKind.STALE,
+                stale_item_id(contract.id),
+                contract.last_activity_at,
+                blocked_by=STALE_BLOCKER,
+            )
+        ]
+    ready = None if tasks is None else ready_phase(contract, tasks, config)
+    if ready is not None:
+        ident = phase_ready_item_id(contract.id, contract.phase)
+        return [_item(contract, InboxKind.PHASE_READY, ident, contract.last_activity_at)]
+    return []
+
+
+def ready_phase(
+    contract: Contract, tasks: Sequence[Task], config: ContractTimeoutConfig | None = None
+) -> str | None:
+    """The next phase when the current one is ready but a human advances it (else None).
+
+    The progress flow's NOTIFY with a next phase: the gate is met and auto-advance is off
+    (globally, or for the phase's gate). The terminal phase has no next phase.
+    """
+    if contract.status is not ContractStatus.ACTIVE:
+        return None
+    cfg = config or ContractTimeoutConfig()
+    settings = ProgressSettings(cfg.auto_advance_phases, cfg.auto_complete_enabled)
+    decision = decide_progress(contract, tasks, settings)
+    if decision.action is ProgressAction.NOTIFY and decision.next_phase is not None:
+        return decision.next_phase
+    return None
+
+
+def _waiting_for_input(
+    contract: Contract, questions: Sequence[Question], config: ContractTimeoutConfig | None
+) -> list[InboxItem]:
+    # The input timeout pauses the whole contract: every item it waits for shares the deadline.
+    deadline = None if config is None else contract.status_changed_at + config.input_timeout
+    items = [
+        _item(
+            contract,
+            InboxKind.QUESTION,
+            question_item_id(q.id),
+            q.asked_at,
+            question_id=q.id,
+            deadline=deadline,
+        )
+        for q in questions
+        if q.contract_id == contract.id and q.is_pending
+    ]
+    pending = contract.pending_confirmation
+    if pending is not None:
+        items.append(
+            _item(
+                contract,
+                InboxKind.PHASE_CONFIRMATION,
+                confirmation_item_id(pending.transition_id),
+                pending.requested_at,
+                transition_id=pending.transition_id,
+                deadline=deadline,
+            )
+        )
+    return items
+
+
+def _completion(contract: Contract, config: ContractTimeoutConfig | None) -> InboxItem:
+    since = contract.completion_detected_at or contract.status_changed_at
+    deadline = None if config is None else since + config.completion_grace_period
+    ident = completion_item_id(contract.id)
+    return _item(contract, InboxKind.COMPLETION_CONFIRMATION, ident, since, deadline=deadline)
+
+
+def _item(
+    contract: Contract,
+    kind: InboxKind,
+    ident: str,
+    since: datetime,
+    *,
+    question_id: str | None = None,
+    transition_id: str | None = None,
+    deadline: datetime | None = None,
+    blocked_by: str | None = None,
+) -> InboxItem:
+    return InboxItem(
+        id=ident,
+        kind=kind,
+        contract_id=contract.id,
+        contract_name=contract.name,
+        phase=contract.phase,
+        since=since,
+        question_id=question_id,
+        transition_id=transition_id,
+        deadline=deadline,
+        blocked_by=blocked_by,
+    )
