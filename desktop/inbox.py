@@ -127,7 +127,7 @@ class InboxFeed(QObject):
             await self._recompute(list(self.bridge.contracts), whole=True)
         elif self._dirty:
             ids, self._dirty = self._dirty, set()
-            await self._recompute(ids, whole=False)
+            await self._recompute(list(ids), whole=False)
         self.loaded = self.loaded or self.bridge.loaded
         self.itemsChanged.emit(self.items())
 
@@ -136,7 +136,11 @@ class InboxFeed(QObject):
         found: dict[str, list[Question]] = {}
         for question in await self.bridge.pending_questions():
             found.setdefault(question.contract_id, []).append(question)
-        changed = {c for c in found.keys() | self._questions.keys() if found.get(c) != self._questions.get(c)}
+        changed = {
+            c
+            for c in found.keys() | self._questions.keys()
+            if found.get(c) != self._questions.get(c)
+        }
         self._questions = found
         return changed
 
@@ -190,4 +194,8 @@ class InboxFeed(QObject):
 
 
 def count_text(count: int) -> str:
-    return f"{count} item{'s' if count != 1 else ''} waiting on you" if count else "Nothing waits on you"
+    return (
+        f"{count} item{'s' if count != 1 else ''} waiting on you"
+        if count
+        else "Nothing waits on you"
+    )

@@ -205,7 +205,9 @@ def _moved(shown: InboxItem, fresh: InboxItem | None) -> bool:
 
 def row_sentence(item: InboxItem, now: datetime | None = None) -> str:
     """The row read aloud: "Confirm phase: Billing, plan, 12 min ago"."""
-    text = f"{kind_text(item.kind)}: {item.contract_name}, {item.phase}, {age_text(item.since, now)}"
+    text = (
+        f"{kind_text(item.kind)}: {item.contract_name}, {item.phase}, {age_text(item.since, now)}"
+    )
     return text + (f", blocked by {item.blocked_by}" if item.blocked_by else "")
 
 

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from core.clock import utc
 from core.events import LoggedEvent
+from core.evidence import DeliverableState, evidence_of
 from core.gates import check_phase_readiness
 from core.inbox import InboxItem, InboxKind
 from core.model import Contract, Question, QuestionType, Task
@@ -105,14 +106,37 @@ def phase_name(contract: Contract, phase: str | None) -> str:
 
 
 def evidence_markdown(contract: Contract) -> str:
-    """Each deliverable of the current phase with its state, as Markdown."""
-    done = set(contract.completed_in(contract.phase))
-    lines = []
-    for deliverable in contract.phase_config.deliverables_for(contract.phase):
-        state = "done" if deliverable.id in done else f"missing ({deliverable.priority.value})"
-        mark = "☑" if deliverable.id in done else "☐"
-        lines.append(f"- {mark} **{_md(deliverable.name)}** — {state}")
-    return "\n".join(lines) if lines else "*This phase has no deliverables.*"
+    """Each deliverable of the phase with its state — and, where its supervisor attached
+    them, its link and its summary (the supervisor's own Markdown, quoted) — as Markdown.
+    The evidence is `core.evidence.evidence_of`'s: what a confirmation is bound to."""
+    evidence = evidence_of(contract)
+    if evidence is None:
+        return "*No phase change is waiting for a confirmation.*"
+    blocks = []
+    for deliverable in evidence.deliverables:
+        mark = "☑" if deliverable.state is DeliverableState.DONE else "☐"
+        line = f"{mark} **{_md(deliverable.name)}** — {deliverable.state.value}"
+        if deliverable.state is not DeliverableState.DONE:
+            line += f" ({deliverable.priority.value})"
+        if deliverable.url:
+            line += f" · [{_md(link_text(deliverable.url))}]({_link(deliverable.url)})"
+        blocks.append(line)
+        if deliverable.summary:
+            blocks.append("\n".join(f"> {row}" for row in deliverable.summary.splitlines()))
+    return "\n\n".join(blocks) if blocks else "*This phase has no deliverables.*"
+
+
+def link_text(url: str) -> str:
+    """What a link reads as: the file name of a file URL, the address of a web one."""
+    parts = QUrl(url)
+    if parts.isLocalFile():
+        return parts.fileName() or parts.toLocalFile()
+    return url if len(url) <= 60 else url[:57] + "…"
+
+
+def _link(url: str) -> str:
+    """A URL inside Markdown's (...): spaces and parentheses encoded."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
 def _md(text: str) -> str:
@@ -271,7 +295,10 @@ class DecisionPane(QWidget):
             self._show_history(snapshot.history[-RECENT:], "Recent history:")
 
     def _page_for(self, item: InboxItem) -> None:
-        pages = {InboxKind.PHASE_CONFIRMATION: self.confirm_page, InboxKind.QUESTION: self.question_page}
+        pages = {
+            InboxKind.PHASE_CONFIRMATION: self.confirm_page,
+            InboxKind.QUESTION: self.question_page,
+        }
         self.stack.setCurrentWidget(pages.get(item.kind, self.info_page))
 
     def _summary(self, item: InboxItem) -> str:
@@ -295,9 +322,7 @@ class DecisionPane(QWidget):
             self.evidence.setMarkdown(markdown)
         self.tasks_model.set_rows(list(snapshot.detail.tasks))
         missing = check_phase_readiness(contract, snapshot.detail.tasks).missing
-        self.missing.setText(
-            "Missing: " + "; ".join(missing) if missing else "Nothing is missing."
-        )
+        self.missing.setText("Missing: " + "; ".join(missing) if missing else "Nothing is missing.")
         decidable = pending is not None and contract.version > 0
         self.confirm_button.setEnabled(decidable)
         self.changes_button.setEnabled(decidable)
