@@ -50,6 +50,7 @@ class InboxFeed(QObject):
         self._questions_due = False
         self._running = False
         self.loaded = False
+        self._stopped = False
         self._timer = QTimer(self, singleShot=True, interval=QUIET_MS)
         self._timer.timeout.connect(self._start)
         bridge.contractsUpdated.connect(self._updated)
@@ -91,13 +92,13 @@ class InboxFeed(QObject):
         self._schedule()
 
     def _schedule(self) -> None:
-        if not self._running and not self._timer.isActive():
+        if not self._stopped and not self._running and not self._timer.isActive():
             self._timer.start()
 
     # --- recomputing ---------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self._running:
+        if self._running or self._stopped:
             return
         self._running = True
         self.bridge.runner.spawn(self._run(), self._failed)
@@ -190,6 +191,8 @@ class InboxFeed(QObject):
         return sorted(every, key=lambda item: (utc(item.since), item.id))
 
     def stop(self) -> None:
+        """Follow the bridge no more (the window is closing)."""
+        self._stopped = True
         self._timer.stop()
 
 

@@ -240,7 +240,6 @@ class DecisionPane(QWidget):
         self.answer_text.setAccessibleName("Answer")
         self.answer_text.setPlaceholderText("Type the answer — Enter sends")
         self.answer_text.textEdited.connect(self._keep_answer)
-        self.answer_text.returnPressed.connect(self.answer)
         self.answer_choice = QComboBox()
         self.answer_choice.setObjectName("decisionAnswerChoice")
         self.answer_choice.setAccessibleName("Choice — Enter sends")
@@ -426,7 +425,9 @@ class DecisionPane(QWidget):
         if watched is self.comment:
             self.confirm()
             return True
-        if watched is self.answer_choice:
+        if watched in (self.answer_text, self.answer_choice):
+            # Handled here, not by returnPressed: a line edit passes Enter on to its
+            # parents, where the inbox would take it as "answer the next item".
             self.answer()
             return True
         if watched in (self.yes_button, self.no_button):

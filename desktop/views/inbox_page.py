@@ -120,6 +120,7 @@ class InboxPage(QWidget):
         self._loading: set[str] = set()
         self._again: set[str] = set()
         self._count = -1
+        self._stopped = False
         self.feed = InboxFeed(bridge, self)
         self.model = InboxModel(self)
         self.model.now = bridge.now
@@ -261,6 +262,8 @@ class InboxPage(QWidget):
     # --- reading the selected contract ---------------------------------------------------
 
     def _load(self, contract_id: str) -> None:
+        if self._stopped:
+            return
         if contract_id in self._loading:
             self._again.add(contract_id)
             return
@@ -478,4 +481,6 @@ class InboxPage(QWidget):
         self.message.emit("Undone: the decision was taken out of the outbox")
 
     def stop(self) -> None:
+        """The window is closing: no more reads."""
+        self._stopped = True
         self.feed.stop()

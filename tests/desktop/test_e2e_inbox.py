@@ -105,7 +105,7 @@ async def _triage(server: ServerProcess, qtbot: QtBot, folder: Path) -> None:
         refused = 0
         for left in range(20, 0, -1):
             item = await shown_ready(page)
-            assert focused() is page.list
+            assert focused() is page.list, (left, item)
             if item.kind is InboxKind.PHASE_CONFIRMATION and refused < 3:
                 press(qtbot, "n")  # the cursor goes to the feedback box
                 assert focused() is page.pane.feedback
@@ -175,7 +175,8 @@ def test_typing_survives_100_live_updates(
             work.start()
             try:
                 for _ in range(10):
-                    await desk.updates(10)  # a hundred live updates in all
+                    ticks = desk.ticks[0]  # a hundred live updates in all (and question re-reads)
+                    await until(lambda t=ticks: desk.ticks[0] >= t + 10, 30)
                     assert focused() is page.pane.answer_text  # never stolen
                     assert page.current_item() is not None
                     assert page.current_item().id == question_item  # type: ignore[union-attr]
