@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    EVIDENCE_CHANGED = "EVIDENCE_CHANGED"
+    REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = {
@@ -44,6 +46,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TASK_NOT_FOUND: 404,
+    ErrorCode.EVIDENCE_CHANGED: 409,
+    ErrorCode.REQUEST_SUPERSEDED: 409,
 }
 
 
@@ -107,6 +111,47 @@ class VersionConflict(DomainError):
                 "expected_version": expected,
                 "actual_version": actual,
                 "current_phase": current_phase,
+            },
+        )
+
+
+class EvidenceChanged(DomainError):
+    """A decision bound to evidence the request no longer shows.
+
+    `details`: `transitionId`, `expectedDigest`, `actualDigest`, `evidence` (now, with its
+    digest) and, when the server can tell, `seen` (the evidence of `expectedDigest`) and
+    `changes` ([{field, before, after}]).
+    """
+
+    code = ErrorCode.EVIDENCE_CHANGED
+
+    def __init__(self, message: str, details: Mapping[str, Any]) -> None:
+        super().__init__(message, details)
+
+
+class RequestSuperseded(DomainError):
+    """A decision on a confirmation request that was answered, withdrawn or replaced.
+
+    `details`: `transitionId` (the one decided on), `currentTransitionId` (the open request,
+    or null), `reason` (`answered` when none is open, `replaced` when another one is).
+    """
+
+    code = ErrorCode.REQUEST_SUPERSEDED
+
+    def __init__(self, transition_id: str, current: str | None, phase: str) -> None:
+        reason = "answered" if current is None else "replaced"
+        text = (
+            "no confirmation is open any more"
+            if current is None
+            else f"a newer request {current} replaced it"
+        )
+        super().__init__(
+            f"The confirmation request {transition_id} is no longer open: {text}",
+            {
+                "transitionId": transition_id,
+                "currentTransitionId": current,
+                "reason": reason,
+                "currentPhase": phase,
             },
         )
 

@@ -92,6 +92,9 @@ class DeliverableCompleted(EventPayload):
     KIND = EventType.DELIVERABLE_COMPLETED
     phase: str
     deliverable_id: str
+    # The note as recorded by this event (each version stays in the history).
+    url: str | None = None
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,13 +26,32 @@ from core.errors import ValidationFailed
 from core.phases import DeliverablePriority
 
 if TYPE_CHECKING:  # the model imports this module for its wire form
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from core.model import Contract
 
 MAX_SUMMARY_BYTES = 64 * 1024  # API.md: summary ≤ 64 KiB (UTF-8)
 MAX_URL_LENGTH = 2048
 URL_SCHEMES = frozenset({"http", "https", "file"})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverableNote:
+    """Where a recorded deliverable lives and what it says, as its supervisor attached them.
+
+    `url` is an http(s) or file URL, `summary` Markdown; both optional (validated on the way
+    in by `check_note`). `core.model.Contract.deliverable_notes` holds them.
+    """
+
+    url: str | None = None
+    summary: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.url is None and self.summary is None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"url": self.url, "summary": self.summary}
 
 
 class DeliverableState(StrEnum):
@@ -127,6 +146,47 @@ def _deliverable(  # noqa: PLR0917 - one evidence row from its parts
     url = note.url if note else None
     summary = note.summary if note else None
     return DeliverableEvidence(deliverable_id, name, priority, state, url, summary)
+
+
+def evidence_versions(
+    contract: Contract, deliverable_events: Iterable[Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Digest → canonical evidence of each state the open request's evidence has been in.
+
+    Replays the contract's `deliverable_completed` payloads (oldest first) for its current
+    phase from nothing, so the server can show what a reviewer saw when all it has is the
+    digest they sent. States before the request count too: a replica may lag.
+    """
+    pending = contract.pending_confirmation
+    if pending is None:
+        return {}
+    phase = contract.phase
+    done: tuple[str, ...] = ()
+    notes: dict[str, DeliverableNote] = {}
+    states = [(done, dict(notes))]
+    for payload in deliverable_events:
+        ident = payload.get("deliverable_id")
+        if payload.get("phase") != phase or not isinstance(ident, str):
+            continue
+        done = done if ident in done else (*done, ident)
+        url, summary = payload.get("url"), payload.get("summary")
+        if isinstance(url, str) or isinstance(summary, str):
+            notes[ident] = DeliverableNote(
+                url if isinstance(url, str) else None,
+                summary if isinstance(summary, str) else None,
+            )
+        states.append((done, dict(notes)))
+    versions: dict[str, dict[str, Any]] = {}
+    for state_done, state_notes in states:
+        then = replace(
+            contract,
+            completed_deliverables={**contract.completed_deliverables, phase: state_done},
+            deliverable_notes={**contract.deliverable_notes, phase: state_notes},
+        )
+        evidence = evidence_of(then)
+        if evidence is not None:
+            versions[evidence.digest] = evidence.canonical()
+    return versions
 
 
 @dataclass(frozen=True, slots=True)

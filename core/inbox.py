@@ -14,7 +14,8 @@ Items, oldest first (by `since`, then id):
 - `phase_ready` — an active contract whose gate is met but which a human advances
   (auto-advance off: `phase_ready:<contractId>:<phase>`, since its last activity);
 - `stale` — an active contract quiet past the threshold, held up by its supervisor
-  (`stale:<contractId>`, since its last activity; `blocked_by` says who holds it up).
+  (`stale:<contractId>`, since its last activity; `blocked_by` says who holds it up). A
+  ready phase is not stale: its quiet is the reviewer's, and it is listed as `phase_ready`.
 
 Ids are stable: the same waiting thing keeps its id across calls and devices, so a snooze,
 a claim or a selection can name it. `deadline` is when the waiting ends on its own (input
@@ -29,9 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from core.attention import waiting_on_reviewer
-from core.clock import utc
+from core.clock import iso, utc
 from core.config import ContractTimeoutConfig
 from core.model import Contract, Question, Task
 from core.progress import ProgressAction, ProgressSettings, decide_progress
@@ -65,6 +67,24 @@ class InboxItem:
     claimed_at: datetime | None = None
     deadline: datetime | None = None
     blocked_by: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The API's inbox item (camelCase; optional fields null where they do not apply)."""
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "contractId": self.contract_id,
+            "contractName": self.contract_name,
+            "phase": self.phase,
+            "since": iso(self.since),
+            "questionId": self.question_id,
+            "transitionId": self.transition_id,
+            "snoozedUntil": iso(self.snoozed_until),
+            "claimedBy": self.claimed_by,
+            "claimedAt": iso(self.claimed_at),
+            "deadline": iso(self.deadline),
+            "blockedBy": self.blocked_by,
+        }
 
 
 def question_item_id(question_id: str) -> str:
@@ -134,21 +154,15 @@ def contract_items(  # noqa: PLR0917 - the inputs of one contract's items
         return [_completion(contract, config)]
     if waits is not None:
         return _waiting_for_input(contract, questions, config)
-    stale = stale_duration(contract, now, stale_threshold)
-    if stale is not None:
-        return [
-            _item(
-                contract,
-                InboxKind.STALE,
-                stale_item_id(contract.id),
-                contract.last_activity_at,
-                blocked_by=STALE_BLOCKER,
-            )
-        ]
+    # A ready phase waits on the reviewer, so its quiet is not the supervisor's: not stale.
     ready = None if tasks is None else ready_phase(contract, tasks, config)
     if ready is not None:
         ident = phase_ready_item_id(contract.id, contract.phase)
         return [_item(contract, InboxKind.PHASE_READY, ident, contract.last_activity_at)]
+    if stale_duration(contract, now, stale_threshold) is not None:
+        ident = stale_item_id(contract.id)
+        since = contract.last_activity_at
+        return [_item(contract, InboxKind.STALE, ident, since, blocked_by=STALE_BLOCKER)]
     return []
 
 

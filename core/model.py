@@ -12,9 +12,20 @@ from enum import StrEnum
 from typing import Any
 
 from core.clock import iso
-from core.evidence import evidence_of
+from core.evidence import DeliverableNote, evidence_of
 from core.phases import ContractType, PhaseConfig, phase_config_for
 from core.status import ContractStatus, WaitingFor
+
+__all__ = [  # DeliverableNote lives with the evidence rule; the model re-exports it
+    "Contract",
+    "DeliverableNote",
+    "PendingPhaseConfirmation",
+    "Question",
+    "QuestionStatus",
+    "QuestionType",
+    "Task",
+    "TaskStatus",
+]
 
 
 class TaskStatus(StrEnum):
@@ -47,25 +58,6 @@ class PendingPhaseConfirmation:
     transition_id: str
     next_phase: str
     requested_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverableNote:
-    """Where a recorded deliverable lives and what it says, as its supervisor attached them.
-
-    `url` is an http(s) or file URL, `summary` Markdown; both optional (validated on the way
-    in by `core.evidence.check_note`).
-    """
-
-    url: str | None = None
-    summary: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return self.url is None and self.summary is None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"url": self.url, "summary": self.summary}
 
 
 @dataclass(frozen=True, slots=True)

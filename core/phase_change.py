@@ -14,11 +14,14 @@ from enum import StrEnum
 
 from core.actors import Actor
 from core.errors import (
+    EvidenceChanged,
     InvalidTransition,
     PhaseGuardRequired,
+    RequestSuperseded,
     ValidationFailed,
     VersionConflict,
 )
+from core.evidence import evidence_of
 from core.model import Contract, Question, Task
 from core.permissions import ReviewerOnly, check_reviewer_action
 from core.status import ContractStatus, allowed_targets
@@ -44,6 +47,10 @@ class PhaseChangeRequest:
     comment: str | None = None
     expected_version: int | None = None
     force: bool = False
+    # The confirmation request the reviewer saw and the digest of its evidence: the decision
+    # holds while that request is open with that evidence, whatever else changed.
+    transition_id: str | None = None
+    evidence_digest: str | None = None
 
 
 class PhaseChangeKind(StrEnum):
@@ -67,6 +74,43 @@ def check_version(contract: Contract, expected_version: int | None) -> None:
         raise VersionConflict(expected_version, contract.version, contract.phase)
 
 
+def check_binding(
+    contract: Contract, transition_id: str | None, evidence_digest: str | None
+) -> None:
+    """Raise unless the request `transition_id` is still open with evidence `evidence_digest`.
+
+    REQUEST_SUPERSEDED when the request was answered, withdrawn or replaced; EVIDENCE_CHANGED
+    (with the evidence now) when its evidence differs from the digest the reviewer saw. No
+    transition id: nothing to check (version-bound clients, supervisors).
+    """
+    if transition_id is None:
+        if evidence_digest is not None:
+            raise ValidationFailed(
+                "evidenceDigest needs the transitionId of the request it belongs to",
+                details={"field": "transitionId"},
+            )
+        return
+    pending = contract.pending_confirmation
+    if pending is None or pending.transition_id != transition_id:
+        current = pending.transition_id if pending else None
+        raise RequestSuperseded(transition_id, current, contract.phase)
+    evidence = evidence_of(contract)
+    if evidence_digest is None or evidence is None or evidence.digest == evidence_digest:
+        return
+    raise EvidenceChanged(
+        f"The evidence of request {transition_id} changed since it was seen; "
+        "review it again before deciding",
+        {
+            "transitionId": transition_id,
+            "expectedDigest": evidence_digest,
+            "actualDigest": evidence.digest,
+            "evidence": evidence.to_wire(),
+            "seen": None,
+            "changes": [],
+        },
+    )
+
+
 def decide_phase_change(
     contract: Contract,
     tasks: Sequence[Task],
@@ -85,6 +129,7 @@ def decide_phase_change(
     if _has_text(request.feedback):
         check_reviewer_action(actor, ReviewerOnly.REQUEST_CHANGES)
     check_version(contract, request.expected_version)
+    check_binding(contract, request.transition_id, request.evidence_digest)
     _check_open(contract)
     _check_target(contract, request.phase)
     guarded = contract.phase_guard

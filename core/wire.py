@@ -25,6 +25,7 @@ from core.actors import Actor, Role
 from core.clock import parse_iso
 from core.errors import ValidationFailed
 from core.events import EventType, LoggedEvent
+from core.inbox import InboxItem, InboxKind
 from core.model import (
     Contract,
     DeliverableNote,
@@ -106,6 +107,26 @@ def note_from_wire(raw: Any) -> DeliverableNote:
         raise _bad("contract", "deliverableNotes", raw, "an object {url, summary}")
     w = _Fields(raw, "deliverable note")
     return DeliverableNote(w.opt_text("url"), w.opt_text("summary"))
+
+
+def inbox_item_from_wire(wire: Mapping[str, Any]) -> InboxItem:
+    """One item of `GET /inbox` (`{items: [...]}`)."""
+    w = _Fields(wire, "inbox item")
+    return InboxItem(
+        id=w.text("id"),
+        kind=w.enum("kind", InboxKind),
+        contract_id=w.text("contractId"),
+        contract_name=w.text("contractName"),
+        phase=w.text("phase"),
+        since=w.time("since"),
+        question_id=w.opt_text("questionId"),
+        transition_id=w.opt_text("transitionId"),
+        snoozed_until=w.opt_time("snoozedUntil"),
+        claimed_by=w.opt_text("claimedBy"),
+        claimed_at=w.opt_time("claimedAt"),
+        deadline=w.opt_time("deadline"),
+        blocked_by=w.opt_text("blockedBy"),
+    )
 
 
 def task_from_wire(wire: Mapping[str, Any]) -> Task:

@@ -16,8 +16,9 @@ from core.actors import Actor
 from core.contract_change import ContractChange
 from core.errors import TaskNotFound, ValidationFailed
 from core.events import EventType
+from core.evidence import check_note
 from core.gates import PhaseCompletionGate, Validator
-from core.model import Contract, PendingPhaseConfirmation, Task, TaskStatus
+from core.model import Contract, DeliverableNote, PendingPhaseConfirmation, Task, TaskStatus
 from core.outcome import Outcome
 from core.phases import validate_deliverable
 from core.progress import (
@@ -58,25 +59,46 @@ def mark_deliverable(  # noqa: PLR0917 - the use-case signature shared with serv
     phase: str | None = None,
     settings: ProgressSettings = DEFAULT_PROGRESS,
     new_id: Callable[[], str] = new_transition_id,
+    *,
+    url: str | None = None,
+    summary: str | None = None,
 ) -> Outcome:
     """Record a deliverable of `phase` (default: the current phase), then run auto-progress.
 
-    Marking one already recorded changes nothing. Trap: a deliverable of an earlier phase
-    can be recorded late; only the current phase's gate drives the progress flow.
+    `url` and `summary` attach where it lives and what it says (`core.evidence.check_note`);
+    given on one already recorded, they replace its note's fields (each version is an event,
+    so the history keeps all of them). Marking one already recorded with nothing new changes
+    nothing. Trap: a deliverable of an earlier phase can be recorded late; only the current
+    phase's gate drives the progress flow.
     """
     del actor
     target = phase or contract.phase
     _check_not_ended(contract, "record deliverables")
     validate_deliverable(contract.phase_config, target, deliverable_id)
+    url, summary = check_note(url, summary)
     done = contract.completed_in(target)
-    if deliverable_id in done:
+    old = contract.note_of(target, deliverable_id) or DeliverableNote()
+    note = DeliverableNote(url or old.url, summary or old.summary)
+    if deliverable_id in done and note == old:
         return unchanged(contract)
     change = ContractChange(contract)
-    change.set(
-        completed_deliverables={**contract.completed_deliverables, target: (*done, deliverable_id)}
-    )
+    if note != old:
+        notes = {**contract.deliverable_notes}
+        notes[target] = {**notes.get(target, {}), deliverable_id: note}
+        change.set(deliverable_notes=notes)
+    if deliverable_id not in done:
+        change.set(
+            completed_deliverables={
+                **contract.completed_deliverables,
+                target: (*done, deliverable_id),
+            }
+        )
     change.touch(now)
-    change.emit(EventType.DELIVERABLE_COMPLETED, phase=target, deliverable_id=deliverable_id)
+    # The note rides on the event only when there is one (older readers see the same event).
+    attached = {k: v for k, v in note.to_wire().items() if v is not None}
+    change.emit(
+        EventType.DELIVERABLE_COMPLETED, phase=target, deliverable_id=deliverable_id, **attached
+    )
     decision = run_progress(change, tasks, now, settings, new_id)
     return change.outcome(now, extra={"progress": decision})
 

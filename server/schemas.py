@@ -62,6 +62,9 @@ class PhaseChange(Body):
     comment: str | None = Field(default=None, max_length=MAX_TEXT)
     expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
     force: bool = False
+    # Bind the decision to the request seen and its evidence (core.phase_change.check_binding).
+    transition_id: str | None = Field(default=None, max_length=64)
+    evidence_digest: str | None = Field(default=None, max_length=128)
 
 
 class AutoComplete(Body):
@@ -71,6 +74,10 @@ class AutoComplete(Body):
 class DeliverableMark(Body):
     deliverable_id: str = Field(max_length=200)
     phase: str | None = Field(default=None, max_length=200)
+    # Checked by core.evidence.check_note (http(s)/file URL, summary ≤ 64 KiB of UTF-8);
+    # the bounds here only stop absurd bodies before they are parsed further.
+    url: str | None = Field(default=None, max_length=MAX_TEXT)
+    summary: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class TaskCreate(Body):

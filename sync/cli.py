@@ -24,7 +24,7 @@ import httpx
 
 from core.errors import DomainError
 from core.key_options import add_key_options
-from sync import cli_cleanup, cli_contracts, cli_monitor
+from sync import cli_cleanup, cli_contracts, cli_inbox, cli_monitor
 from sync.cli_session import CliSession, ConfirmationRefused, ExitCode, UsageError
 from sync.client_supervisor import BATCH_OPERATIONS
 from sync.errors import ApiError
@@ -44,6 +44,7 @@ COMMANDS: dict[str, Command] = {
     "restart-supervisor": cli_contracts.restart_supervisor,
     "advance": cli_contracts.advance,
     "questions": cli_contracts.questions,
+    "inbox": cli_inbox.inbox,
     "answer": cli_contracts.answer,
     "cleanup": cli_cleanup.cleanup,
     "batch": cli_cleanup.batch,
@@ -150,6 +151,10 @@ def _reading_commands(commands: Subparsers) -> None:
     export.add_argument("id")
     _format(export, ("json",), "json")
     export.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+    inbox = _command(commands, "inbox", "what waits on you, oldest first")
+    inbox.add_argument("--include-snoozed", action="store_true", help="list snoozed items too")
+    _format(inbox, ("table", "json"), "table")
 
     questions = _command(commands, "questions", "list pending questions")
     questions.add_argument("--contract", help="only this contract's questions")

@@ -21,8 +21,14 @@ from typing import Any
 
 from core.clock import iso
 from core.config import ContractTimeoutConfig, config_from_wire
+from core.inbox import InboxItem
 from core.model import Contract, Question, Task
-from core.wire import contract_from_wire, question_from_wire, task_from_wire
+from core.wire import (
+    contract_from_wire,
+    inbox_item_from_wire,
+    question_from_wire,
+    task_from_wire,
+)
 from sync.answers import ContractDetail, ContractPage, EventPage, PhaseAnswer
 from sync.api_session import ApiSession
 from sync.client_supervisor import SupervisorCalls
@@ -173,10 +179,16 @@ class ContractClient(SupervisorCalls, ApiSession):
         comment: str | None = None,
         expected_version: int | None = None,
         force: bool = False,
+        transition_id: str | None = None,
+        evidence_digest: str | None = None,
         idempotency_key: str | None = None,
     ) -> PhaseAnswer:
         """Advance (or move) the phase. On a guarded contract without `confirmed` the answer
-        is kind "requires_confirmation" (the contract now waits for a reviewer)."""
+        is kind "requires_confirmation" (the contract now waits for a reviewer).
+
+        `transition_id` and `evidence_digest` (the contract's `pendingConfirmation`) bind a
+        decision to the request the reviewer saw: it holds whatever else changed, and fails
+        with 409 EVIDENCE_CHANGED or REQUEST_SUPERSEDED when that request changed."""
         body = {
             "phase": phase,
             "confirmed": confirmed,
@@ -184,6 +196,8 @@ class ContractClient(SupervisorCalls, ApiSession):
             "comment": comment,
             "expectedVersion": expected_version,
             "force": force,
+            "transitionId": transition_id,
+            "evidenceDigest": evidence_digest,
         }
         wire = await self._object(
             "POST", f"/contracts/{contract_id}/phase", body=body, idempotency_key=idempotency_key
@@ -215,12 +229,16 @@ class ContractClient(SupervisorCalls, ApiSession):
         deliverable_id: str,
         *,
         phase: str | None = None,
+        url: str | None = None,
+        summary: str | None = None,
         idempotency_key: str | None = None,
     ) -> Contract:
+        """Record a deliverable, with where it lives (`url`) and what it says (`summary`)."""
+        body = {"deliverableId": deliverable_id, "phase": phase, "url": url, "summary": summary}
         wire = await self._object(
             "POST",
             f"/contracts/{contract_id}/deliverables",
-            body={"deliverableId": deliverable_id, "phase": phase},
+            body=body,
             idempotency_key=idempotency_key,
         )
         return contract_from_wire(wire)
@@ -306,6 +324,14 @@ class ContractClient(SupervisorCalls, ApiSession):
             idempotency_key=idempotency_key,
         )
         return question_from_wire(wire)
+
+    # inbox ------------------------------------------------------------------------------
+
+    async def inbox(self, *, include_snoozed: bool = False) -> list[InboxItem]:
+        """`GET /inbox`: the items waiting on the key's owner, oldest first."""
+        params = {"includeSnoozed": "true"} if include_snoozed else None
+        wire = await self._object("GET", "/inbox", params=params)
+        return [inbox_item_from_wire(item) for item in wire.get("items") or []]
 
     # event log --------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from core.contract_change import status_effects, waiting_reason
 from core.events import EventType, LoggedEvent
 from core.model import (
     Contract,
+    DeliverableNote,
     PendingPhaseConfirmation,
     Question,
     QuestionType,
@@ -265,7 +266,7 @@ def _changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
     if t is E.CHANGES_REQUESTED:
         return {"pending_confirmation": None}
     if t is E.DELIVERABLE_COMPLETED:
-        return _deliverable(contract, str(p.get("phase", contract.phase)), p.get("deliverable_id"))
+        return _deliverable(contract, str(p.get("phase", contract.phase)), p)
     if t is E.CONTRACT_UPDATED:
         return _updated_fields(p.get("changes"))
     if t is E.TASK_CREATED and p.get("is_supervisor"):
@@ -282,13 +283,27 @@ def _status_changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
     return status_effects(contract, target, event.at, reason, reason)
 
 
-def _deliverable(contract: Contract, phase: str, deliverable: Any) -> dict[str, Any]:
-    done = contract.completed_in(phase)
-    if not isinstance(deliverable, str) or deliverable in done:
+def _deliverable(contract: Contract, phase: str, p: Mapping[str, Any]) -> dict[str, Any]:
+    """The deliverable recorded, and its note (url, summary) when the event carries one."""
+    deliverable = p.get("deliverable_id")
+    if not isinstance(deliverable, str):
         return {}
-    merged = dict(contract.completed_deliverables)
-    merged[phase] = (*done, deliverable)
-    return {"completed_deliverables": merged}
+    changes: dict[str, Any] = {}
+    done = contract.completed_in(phase)
+    if deliverable not in done:
+        merged = dict(contract.completed_deliverables)
+        merged[phase] = (*done, deliverable)
+        changes["completed_deliverables"] = merged
+    url, summary = p.get("url"), p.get("summary")
+    if isinstance(url, str) or isinstance(summary, str):
+        note = DeliverableNote(
+            url if isinstance(url, str) else None, summary if isinstance(summary, str) else None
+        )
+        if contract.note_of(phase, deliverable) != note:
+            notes = dict(contract.deliverable_notes)
+            notes[phase] = {**notes.get(phase, {}), deliverable: note}
+            changes["deliverable_notes"] = notes
+    return changes
 
 
 _SETTINGS = {

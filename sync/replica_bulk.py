@@ -155,6 +155,8 @@ def contract_values_from_wire(wire: Mapping[str, Any], owner: str) -> dict[str, 
         return None
     pending = wire.get("pendingPhase")
     updated = wire_time(wire["updatedAt"])
+    request = wire.get("pendingConfirmation") or {}
+    requested = request.get("requestedAt")
     return {
         "id": wire["id"],
         "owner": owner,
@@ -174,9 +176,12 @@ def contract_values_from_wire(wire: Mapping[str, Any], owner: str) -> dict[str, 
         "blocked_reason": wire.get("blockedReason"),
         "failure_reason": wire.get("failureReason"),
         "supervisor_task_id": wire.get("supervisorTaskId"),
+        "deliverable_notes": wire.get("deliverableNotes") or None,
         "pending_phase": pending or None,
-        "pending_transition_id": "" if pending else None,
-        "pending_requested_at": updated if pending else None,
+        "pending_transition_id": request.get("transitionId", "") if pending else None,
+        "pending_requested_at": (wire_time(requested) if requested else updated)
+        if pending
+        else None,
         "created_at": wire_time(wire["createdAt"]),
         "updated_at": updated,
         "status_changed_at": wire_time(wire["statusChangedAt"]),

@@ -11,18 +11,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from core.attention import REVIEWER_STATUSES
 from core.clock import iso
 from core.errors import SupervisorNotFound
-from core.events import LoggedEvent
+from core.events import EventType, LoggedEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
 from core.store import event_log, sqlite_events
 from core.store.engine import Store
-from core.store.rows import contract_from_row, question_from_row
-from core.store.schema import contracts, questions, supervisor_heartbeats, supervisor_liveness
+from core.store.rows import contract_from_row, question_from_row, task_from_row
+from core.store.schema import (
+    contracts,
+    events,
+    questions,
+    supervisor_heartbeats,
+    supervisor_liveness,
+    tasks,
+)
 from core.store.supervision import saved_state
 from core.store.unit_of_work import ReadUnitOfWork
 from core.supervisor import Heartbeat, SupervisorState, is_alive
@@ -113,6 +120,100 @@ def _filtered(query: Select[Any], owner: str | None, where: ContractFilter, now:
     if where.updated_since is not None:
         query = query.where(c.updated_at >= where.updated_since)
     return query
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSources:
+    """What `core.inbox.inbox_items` reads: the contracts that may wait on the reviewer,
+    their pending questions, and (when ready phases are asked for) their tasks."""
+
+    contracts: tuple[Contract, ...]
+    questions: tuple[Question, ...]
+    tasks: tuple[Task, ...] | None
+
+
+async def inbox_sources(
+    store: Store,
+    owner: str | None,
+    *,
+    now: datetime,
+    stale_threshold: timedelta,
+    ready_phases: bool,
+) -> InboxSources:
+    """The owner's contracts waiting on the reviewer or stale, and with `ready_phases` every
+    active one with its tasks (auto-advance off: a met gate waits for a human).
+
+    The SQL narrows by the same rules `core.inbox` applies (REVIEWER_STATUSES, the stale
+    threshold); the rule itself decides on what is loaded.
+    """
+    c = contracts.c
+    active = c.status == ContractStatus.ACTIVE.value
+    reviewer = c.status.in_(sorted(s.value for s in REVIEWER_STATUSES))
+    wanted = or_(
+        reviewer,
+        active if ready_phases else and_(active, c.last_activity_at < now - stale_threshold),
+    )
+    query = select(contracts).where(wanted)
+    if owner is not None:
+        query = query.where(c.owner == owner)
+    query = query.order_by(c.id)
+
+    def work(uow: ReadUnitOfWork) -> InboxSources:
+        found = [contract_from_row(r) for r in uow.conn.execute(query).mappings()]
+        waiting = [x.id for x in found if x.status in REVIEWER_STATUSES]
+        return InboxSources(
+            tuple(found),
+            tuple(_pending_questions(uow, waiting)),
+            tuple(_tasks_of(uow, [x.id for x in found if x.status is ContractStatus.ACTIVE]))
+            if ready_phases
+            else None,
+        )
+
+    return await store.run_read(work)
+
+
+_IN_CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
+
+
+def _pending_questions(uow: ReadUnitOfWork, ids: Sequence[str]) -> list[Question]:
+    found: list[Question] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(questions).where(
+            questions.c.contract_id.in_(ids[start : start + _IN_CHUNK]),
+            questions.c.status == QuestionStatus.PENDING.value,
+        )
+        found.extend(question_from_row(r) for r in uow.conn.execute(query).mappings())
+    return found
+
+
+def _tasks_of(uow: ReadUnitOfWork, ids: Sequence[str]) -> list[Task]:
+    found: list[Task] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(tasks).where(tasks.c.contract_id.in_(ids[start : start + _IN_CHUNK]))
+        found.extend(task_from_row(r) for r in uow.conn.execute(query).mappings())
+    return found
+
+
+async def deliverable_payloads(
+    store: Store, contract_id: str, owner: str | None
+) -> list[dict[str, Any]]:
+    """The payloads of the contract's `deliverable_completed` events, oldest first (the
+    versions of its deliverable notes, for `core.evidence.evidence_versions`)."""
+    query = (
+        select(events.c.payload)
+        .where(
+            events.c.contract_id == contract_id,
+            events.c.type == EventType.DELIVERABLE_COMPLETED.value,
+        )
+        .order_by(events.c.seq)
+    )
+    if owner is not None:
+        query = query.where(events.c.owner == owner)
+
+    def work(uow: ReadUnitOfWork) -> list[dict[str, Any]]:
+        return [dict(p or {}) for p in uow.conn.execute(query).scalars()]
+
+    return await store.run_read(work)
 
 
 async def list_questions(

@@ -22,11 +22,14 @@ from core import lifecycle
 from core.actors import Actor
 from core.clock import Clock
 from core.config import ContractTimeoutConfig
+from core.errors import EvidenceChanged
+from core.evidence import evidence_changes, evidence_versions
 from core.model import Contract, Question, Task, TaskStatus
 from core.outcome import Outcome
 from core.phase_change import PhaseChangeRequest
 from core.progress import ProgressSettings
 from core.status import ContractStatus
+from core.store import queries
 from core.store.engine import Store
 from core.store.supervision import HeartbeatBatch, SupervisorStore
 from core.store.sweep import Sweeper, SweepReport
@@ -176,14 +179,50 @@ class ContractRepository:
                 x.contract, x.tasks, x.questions, request, x.now, actor, new_id()
             )
 
-        return await self._apply(contract_id, actor, decide, tasks=True, questions="pending")
+        try:
+            return await self._apply(contract_id, actor, decide, tasks=True, questions="pending")
+        except EvidenceChanged as changed:
+            await self._explain(contract_id, actor, changed)
+            raise
+
+    async def _explain(self, contract_id: str, actor: Actor, changed: EvidenceChanged) -> None:
+        """Add what the reviewer saw (`seen`) and what differs (`changes`) to the error.
+
+        The request carried only a digest; the versions of the evidence are replayed from
+        the contract's deliverable events to find the one it names.
+        """
+        detail = await queries.get_contract(self.store, contract_id, owner_scope(actor))
+        payloads = await queries.deliverable_payloads(self.store, contract_id, owner_scope(actor))
+        seen = evidence_versions(detail.contract, payloads).get(changed.details["expectedDigest"])
+        now = changed.details["evidence"]
+        changed.details["seen"] = seen
+        if seen is not None:
+            changed.details["changes"] = [c.to_wire() for c in evidence_changes(seen, now)]
 
     async def mark_deliverable(
-        self, contract_id: str, actor: Actor, deliverable_id: str, *, phase: str | None = None
+        self,
+        contract_id: str,
+        actor: Actor,
+        deliverable_id: str,
+        *,
+        phase: str | None = None,
+        url: str | None = None,
+        summary: str | None = None,
     ) -> Applied:
+        """Record a deliverable, with where it lives (`url`) and what it says (`summary`)."""
+
         def decide(x: Loaded) -> Outcome:
             return lifecycle.mark_deliverable(
-                x.contract, x.tasks, deliverable_id, x.now, actor, phase, self._progress, new_id
+                x.contract,
+                x.tasks,
+                deliverable_id,
+                x.now,
+                actor,
+                phase,
+                self._progress,
+                new_id,
+                url=url,
+                summary=summary,
             )
 
         return await self._apply(contract_id, actor, decide, tasks=True)

@@ -15,6 +15,7 @@ from core.actors import Actor, Role
 from core.events import EventType, LoggedEvent
 from core.model import (
     Contract,
+    DeliverableNote,
     PendingPhaseConfirmation,
     Question,
     QuestionStatus,
@@ -41,6 +42,7 @@ def contract_from_row(row: RowMapping) -> Contract:
         auto_complete_enabled=bool(row["auto_complete_enabled"]),
         version=row["version"],
         completed_deliverables=_deliverables_from_json(row["completed_deliverables"]),
+        deliverable_notes=notes_from_json(row["deliverable_notes"]),
         waiting_for=WaitingFor(row["waiting_for"]) if row["waiting_for"] else None,
         blocked_reason=row["blocked_reason"],
         failure_reason=row["failure_reason"],
@@ -57,6 +59,23 @@ def contract_from_row(row: RowMapping) -> Contract:
 
 def _deliverables_from_json(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     return {phase: tuple(ids) for phase, ids in (raw or {}).items()}
+
+
+def notes_from_json(raw: Mapping[str, Any] | None) -> dict[str, dict[str, DeliverableNote]]:
+    return {
+        phase: {
+            ident: DeliverableNote(note.get("url"), note.get("summary"))
+            for ident, note in (notes or {}).items()
+        }
+        for phase, notes in (raw or {}).items()
+    }
+
+
+def notes_to_json(contract: Contract) -> dict[str, Any] | None:
+    notes = contract.deliverable_notes
+    if not notes:
+        return None
+    return {phase: {d: n.to_wire() for d, n in by_id.items()} for phase, by_id in notes.items()}
 
 
 def _pending_from_row(row: RowMapping) -> PendingPhaseConfirmation | None:
@@ -86,6 +105,7 @@ def contract_values(contract: Contract) -> dict[str, Any]:
         "auto_complete_enabled": contract.auto_complete_enabled,
         "version": contract.version,
         "completed_deliverables": {k: list(v) for k, v in contract.completed_deliverables.items()},
+        "deliverable_notes": notes_to_json(contract),
         "waiting_for": contract.waiting_for.value if contract.waiting_for else None,
         "blocked_reason": contract.blocked_reason,
         "failure_reason": contract.failure_reason,

@@ -87,6 +87,8 @@ class ContractRow(Base):
     auto_complete_enabled: Mapped[bool] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer)
     completed_deliverables: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    # {phase: {deliverable id: {url, summary}}}; NULL on rows older than 0003.
+    deliverable_notes: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
     waiting_for: Mapped[str | None] = mapped_column(String(32))
     blocked_reason: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -175,6 +175,8 @@ async def change_phase(contract_id: str, body: PhaseChange, ctx: CtxDep, actor: 
         comment=body.comment,
         expected_version=body.expected_version,
         force=body.force,
+        transition_id=body.transition_id,
+        evidence_digest=body.evidence_digest,
     )
     applied = await ctx.repo.change_phase(contract_id, actor, request)
     committed(ctx, applied)
@@ -219,7 +221,12 @@ async def mark_deliverable(
     contract_id: str, body: DeliverableMark, ctx: CtxDep, actor: ActorDep
 ) -> Json:
     applied = await ctx.repo.mark_deliverable(
-        contract_id, actor, body.deliverable_id, phase=body.phase
+        contract_id,
+        actor,
+        body.deliverable_id,
+        phase=body.phase,
+        url=body.url,
+        summary=body.summary,
     )
     committed(ctx, applied)
     return applied.contract.to_wire()

@@ -128,3 +128,32 @@ def test_stale_follows_the_threshold_strictly_over() -> None:
     assert inbox_items([edge], NOW, THRESHOLD) == []
     over = make_contract(last_activity_at=NOW - THRESHOLD - timedelta(seconds=1))
     assert [i.kind for i in inbox_items([over], NOW, THRESHOLD)] == [InboxKind.STALE]
+
+
+def test_a_ready_phase_left_quiet_is_phase_ready_not_stale() -> None:
+    quiet = make_contract(completed_deliverables={"plan": ("plan-document",)}, last_activity_at=T0)
+    manual = ContractTimeoutConfig(auto_advance_phases=False)
+    items = inbox_items([quiet], NOW, THRESHOLD, tasks=[], config=manual)
+    assert [i.kind for i in items] == [InboxKind.PHASE_READY]
+
+
+def test_the_wire_form_is_camel_case_with_null_optionals() -> None:
+    contract = make_contract(
+        status=ContractStatus.WAITING_FOR_INPUT, waiting_for=WaitingFor.QUESTION
+    )
+    (item,) = inbox_items([contract], NOW, THRESHOLD, questions=[make_question()])
+    assert item.to_wire() == {
+        "id": "question:q1",
+        "kind": "question",
+        "contractId": "c1",
+        "contractName": "Contract c1",
+        "phase": "plan",
+        "since": "2026-01-01T12:00:00.000Z",
+        "questionId": "q1",
+        "transitionId": None,
+        "snoozedUntil": None,
+        "claimedBy": None,
+        "claimedAt": None,
+        "deadline": None,
+        "blockedBy": None,
+    }
