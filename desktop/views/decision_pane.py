@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QKeyEvent, QTextCursor
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -42,12 +42,12 @@ from PySide6.QtWidgets import (
 
 from core.clock import utc
 from core.events import LoggedEvent
-from core.evidence import DeliverableState, evidence_of
 from core.gates import check_phase_readiness
 from core.inbox import InboxItem, InboxKind
 from core.model import Contract, Question, QuestionType, Task
 from desktop.bridge import ContractSnapshot
 from desktop.drafts import Drafts, answer_key, comment_key, feedback_key
+from desktop.evidence_text import evidence_markdown, open_link
 from desktop.models.detail import HistoryModel, TasksModel
 from desktop.models.inbox import kind_text
 from desktop.times import age_and_local
@@ -103,45 +103,6 @@ def phase_name(contract: Contract, phase: str | None) -> str:
         if p.id == phase:
             return p.name
     return phase or "—"
-
-
-def evidence_markdown(contract: Contract) -> str:
-    """Each deliverable of the phase with its state — and, where its supervisor attached
-    them, its link and its summary (the supervisor's own Markdown, quoted) — as Markdown.
-    The evidence is `core.evidence.evidence_of`'s: what a confirmation is bound to."""
-    evidence = evidence_of(contract)
-    if evidence is None:
-        return "*No phase change is waiting for a confirmation.*"
-    blocks = []
-    for deliverable in evidence.deliverables:
-        mark = "☑" if deliverable.state is DeliverableState.DONE else "☐"
-        line = f"{mark} **{_md(deliverable.name)}** — {deliverable.state.value}"
-        if deliverable.state is not DeliverableState.DONE:
-            line += f" ({deliverable.priority.value})"
-        if deliverable.url:
-            line += f" · [{_md(link_text(deliverable.url))}]({_link(deliverable.url)})"
-        blocks.append(line)
-        if deliverable.summary:
-            blocks.append("\n".join(f"> {row}" for row in deliverable.summary.splitlines()))
-    return "\n\n".join(blocks) if blocks else "*This phase has no deliverables.*"
-
-
-def link_text(url: str) -> str:
-    """What a link reads as: the file name of a file URL, the address of a web one."""
-    parts = QUrl(url)
-    if parts.isLocalFile():
-        return parts.fileName() or parts.toLocalFile()
-    return url if len(url) <= 60 else url[:57] + "…"
-
-
-def _link(url: str) -> str:
-    """A URL inside Markdown's (...): spaces and parentheses encoded."""
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-
-
-def _md(text: str) -> str:
-    """Plain text inside our own Markdown: its markup characters are escaped."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!<>|" else c for c in text)
 
 
 class DecisionPane(QWidget):
@@ -498,12 +459,6 @@ class DecisionPane(QWidget):
         if item.kind is InboxKind.PHASE_CONFIRMATION:
             self.drafts.drop(comment_key(item.contract_id))
             self.drafts.drop(feedback_key(item.contract_id))
-
-
-def open_link(url: QUrl) -> None:
-    """A deliverable's link: http(s) in the browser, file in the file manager."""
-    if url.scheme() in ("http", "https", "file"):
-        QDesktopServices.openUrl(url)
 
 
 def _same_editor(question: Question, shown: Question | None) -> bool:

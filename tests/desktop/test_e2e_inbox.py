@@ -39,7 +39,10 @@ def test_the_desk_opens_on_the_inbox_built_from_its_replica(
             assert guarded.pending_confirmation is not None
             confirm_id = confirmation_item_id(guarded.pending_confirmation.transition_id)
             question_id = question_item_id(question.id)
-            await until(lambda: None not in (page.proxy.row_of(confirm_id), page.proxy.row_of(question_id)), 30)
+            await until(
+                lambda: None not in (page.proxy.row_of(confirm_id), page.proxy.row_of(question_id)),
+                30,
+            )
             # Oldest first: the confirmation was requested before the question was asked.
             ids = [item.id for item in page.model.items()]
             assert ids.index(confirm_id) < ids.index(question_id)
@@ -72,12 +75,12 @@ def test_the_desk_opens_on_the_inbox_built_from_its_replica(
 def test_keyboard_triage_empties_a_20_item_inbox_without_the_mouse(
     qtbot: QtBot, qloop: Loop, tmp_path: Path
 ) -> None:
+    (tmp_path / "desk").mkdir()
     with serving(tmp_path / "server", CONFIG_TOML) as server:
         qloop.run(_triage(server, qtbot, tmp_path / "desk"), 280)
 
 
 async def _triage(server: ServerProcess, qtbot: QtBot, folder: Path) -> None:
-    folder.mkdir()
     async with open_desk(server, folder, qtbot) as desk:
         admin, supervisor = desk.admin, desk.supervisor
         guarded = [await waiting_for_confirmation(admin, supervisor, f"g{i}") for i in range(10)]
@@ -88,8 +91,7 @@ async def _triage(server: ServerProcess, qtbot: QtBot, folder: Path) -> None:
             for i in range(3)
         ]
         asked += [
-            await asking(admin, supervisor, f"Go {i}?", QuestionType.CONFIRMATION)
-            for i in range(2)
+            await asking(admin, supervisor, f"Go {i}?", QuestionType.CONFIRMATION) for i in range(2)
         ]
         page = desk.window.inbox
         await until(lambda: page.count == 20, 60)
