@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.inbox import InboxItem, InboxKind
+from core.model import Contract
 from desktop.bridge import ContractSnapshot, SyncBridge
 from desktop.drafts import Drafts, answer_key, comment_key, feedback_key
 from desktop.inbox import InboxFeed
@@ -411,8 +412,22 @@ class InboxPage(QWidget):
         task = self.operations.answer_question(seen.question.id, seen.contract.id, answer)
         self._record(seen.item, task, answer_key(seen.question.id), answer)
 
+    def decide_confirmation(
+        self, item: InboxItem, contract: Contract
+    ) -> asyncio.Future[OutboxEntry]:
+        """Confirm `item` as `contract` shows it (the bulk dialog's decisions)."""
+        task = self.operations.confirm_evidence(contract)
+        self._record(item, task, None, "", focus=False)
+        return task
+
     def _record(
-        self, item: InboxItem, task: asyncio.Future[OutboxEntry], key: str | None, text: str
+        self,
+        item: InboxItem,
+        task: asyncio.Future[OutboxEntry],
+        key: str | None,
+        text: str,
+        *,
+        focus: bool = True,
     ) -> None:
         """The decision is on its way: the item leaves the list, the next one is selected,
         the list has the focus again, and Ctrl+Z can take the decision back."""
@@ -422,10 +437,12 @@ class InboxPage(QWidget):
         self.pane.decided(item)
         self.model.hide(item.id)
         self._update_count()
-        self.select_row(row)
+        if not self.list.selectionModel().hasSelection() or self.current_item() is None:
+            self.select_row(row)
         if self.proxy.rowCount() == 0:
             self._show_current()
-        self.focus_list()
+        if focus:
+            self.focus_list()
         task.add_done_callback(lambda done: self._written(decision, done))
 
     def _written(self, decision: Decision, done: asyncio.Future[OutboxEntry]) -> None:

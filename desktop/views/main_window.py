@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.actions import ReviewerAction, allows
 from core.config import ContractTimeoutConfig
+from core.inbox import InboxItem
 from core.model import Contract
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.drafts import Drafts
@@ -48,6 +49,7 @@ from desktop.models.outbox import (
 from desktop.notify import make_notifier
 from desktop.settings import DeskSettings
 from desktop.views.batch_wizard import BatchWizard
+from desktop.views.bulk_confirm import BulkConfirmDialog
 from desktop.views.conflict_dialog import ConflictDialog
 from desktop.views.contract_detail import ContractDetail, write_export
 from desktop.views.contracts_table import ContractsPage
@@ -437,8 +439,14 @@ class MainWindow(QMainWindow):
         self.dashboard.refresh()
         self.detail.reload()
 
-    def confirm_several(self, items: list[Any]) -> None:
-        self.status.showMessage("Bulk confirmation comes next", 3000)
+    def confirm_several(self, items: list[InboxItem]) -> BulkConfirmDialog:
+        """Several inbox items selected and `y`: the preview, then one result per item."""
+        chosen = [(item, self.bridge.contracts.get(item.contract_id)) for item in items]
+        dialog = BulkConfirmDialog(
+            chosen, self.inbox.decide_confirmation, self.bridge.outboxEntry, self
+        )
+        self._open_dialog(dialog)
+        return dialog
 
     def open_contract(self, contract_id: str) -> None:
         """Select the contract and show its detail; filters that would hide it are turned
