@@ -44,6 +44,7 @@ from server.simulator_parts import (
     Api,
     Attention,
     Role,
+    deliverable_evidence,
     housekeeping,
 )
 
@@ -285,7 +286,11 @@ class SimulatedSupervisor:
             await self._expect(
                 "POST",
                 f"/contracts/{work.contract_id}/deliverables",
-                json={"deliverableId": deliverable, "phase": work.phase},
+                json={
+                    "deliverableId": deliverable,
+                    "phase": work.phase,
+                    **deliverable_evidence(deliverable, work.contract_id, self.rng),
+                },
             )
 
     async def _completing(self, work: Work) -> bool:

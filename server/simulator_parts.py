@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -130,3 +131,74 @@ async def housekeeping(api: Api, tick: float, stop: asyncio.Event, archive_after
                     json={"targetStatus": "archived", "reason": "finished a while ago"},
                     human=True,
                 )
+
+
+# What each built-in deliverable says and where it lives, so the demo's confirmations show
+# evidence a reviewer can read (a summary in Markdown and a link), never a bare "done".
+_EVIDENCE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "research-notes": (
+        "https://wiki.example.org/research/{short}",
+        "## Research notes\n\nCompared **{compared} options**; the shortlist:\n\n",
+        (
+            "- keep the current schema and add an index (cheapest, +12 % write cost)",
+            "- move the hot table to its own service (largest change, best isolation)",
+            "- cache reads for 60 s (simple, stale reads possible)",
+        ),
+    ),
+    "requirements-document": (
+        "https://docs.example.org/specs/{short}.md",
+        "## Requirements\n\n{n} requirements, each with an acceptance test:\n\n",
+        (
+            "1. exports finish within 30 s for 100k rows",
+            "2. existing v1 clients keep working unchanged",
+            "3. every change is recorded in the audit log",
+        ),
+    ),
+    "plan-document": (
+        "file:///srv/worktrees/{short}/PLAN.md",
+        "## Plan\n\n{n} steps, each a separate commit:\n\n",
+        (
+            "1. add the migration behind a feature flag",
+            "2. backfill in batches of 1,000 rows",
+            "3. switch reads, then remove the flag",
+        ),
+    ),
+    "pull-request": (
+        "https://git.example.org/desk/pulls/{number}",
+        "## Pull request #{number}\n\n`+{added} -{removed}` in {n} files; CI green.\n\n",
+        (
+            "- new tests cover the export and the rollback",
+            "- no public API changes",
+            "- docs updated in the same change",
+        ),
+    ),
+    "release-notes": (
+        "https://git.example.org/desk/releases/tag/v1.{number}",
+        "## Release notes\n\n{n} user-visible changes:\n\n",
+        (
+            "- faster exports for large accounts",
+            "- clearer error when a token expired",
+            "- the audit log lists exports",
+        ),
+    ),
+}
+
+
+def deliverable_evidence(
+    deliverable_id: str, contract_id: str, rng: random.Random
+) -> dict[str, str]:
+    """A realistic `url` and Markdown `summary` for a deliverable ({} for an unknown one)."""
+    known = _EVIDENCE.get(deliverable_id)
+    if known is None:
+        return {}
+    url, head, points = known
+    picked = points[: rng.randint(2, len(points))]
+    values = {
+        "short": contract_id[:8],
+        "n": str(len(picked)),
+        "compared": str(len(picked) + rng.randint(1, 3)),
+        "number": str(rng.randint(100, 999)),
+        "added": str(rng.randint(20, 900)),
+        "removed": str(rng.randint(0, 300)),
+    }
+    return {"url": url.format(**values), "summary": head.format(**values) + "\n".join(picked)}

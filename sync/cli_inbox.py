@@ -11,6 +11,7 @@ from datetime import datetime
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from core.config import format_duration
 from core.inbox import InboxItem, InboxKind
@@ -50,19 +51,25 @@ def inbox_table(items: list[InboxItem], now: datetime) -> Table:
     table.add_column("WAITING", no_wrap=True)
     table.add_column("KIND", no_wrap=True)
     table.add_column("CONTRACT", no_wrap=True, max_width=10)
-    table.add_column("NAME", overflow="ellipsis", no_wrap=True, ratio=1)
+    # NAME and ITEM give way when the terminal is narrow (rich shrinks wrappable columns
+    # first); their cells stay one line, cut with "…".
+    table.add_column("NAME", min_width=10)
     table.add_column("PHASE", no_wrap=True)
-    table.add_column("ITEM", overflow="ellipsis", no_wrap=True)
+    table.add_column("ITEM", min_width=10)
     for item in items:
         table.add_row(
             format_duration(age(item.since, now)),
             KIND_LABELS[item.kind],
             render.short(item.contract_id),
-            item.contract_name,
+            _one_line(item.contract_name),
             item.phase,
-            _note(item, now),
+            _one_line(_note(item, now)),
         )
     return table
+
+
+def _one_line(text: str) -> Text:
+    return Text(render.fit(text, len(text)), no_wrap=True, overflow="ellipsis")
 
 
 def _note(item: InboxItem, now: datetime) -> str:

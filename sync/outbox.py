@@ -33,6 +33,18 @@ Rules, and the decisions behind them:
   of the same phase, a pause, a resume, an answer to the same question, …) is refused with
   `ActionAlreadyQueued`. Every writer of the outbox (desktop, scripts) meets the same rule.
 - No optimistic local effect: the replica is corrected by the events the action causes.
+- A phase decision is bound to the request the reviewer saw, not to the contract's version:
+  a confirmation carries that request's `transition_id` and the digest of its evidence (and
+  the evidence itself, for the conflict view), a change request its `transition_id`, and no
+  expected version — heartbeats, tasks and questions bump the version all day and must not
+  turn a decision into a conflict. `EVIDENCE_CHANGED` ends in CONFLICT carrying the evidence
+  seen, the evidence now and what changed (`OutboxEntry.evidence_conflict`); `reconfirm`
+  then binds the new entry to the evidence now ("confirm the new evidence").
+  `REQUEST_SUPERSEDED` (answered or replaced elsewhere) is REJECTED. The caller passes the
+  evidence it showed (`evidence=`); given neither evidence nor a version, the replica's open
+  request is taken. An explicit `expected_version` without evidence keeps the version binding
+  (the replica's evidence may be newer than that version), and so does a replica that knows
+  no open request (an older server).
 """
 
 from __future__ import annotations
@@ -49,12 +61,15 @@ from sqlalchemy import CursorResult, and_, delete, select, update
 
 from core.clock import Clock, SystemClock
 from core.errors import ErrorCode
+from core.evidence import PhaseEvidence
+from core.store.rows import contract_from_row
 from core.store.schema import contracts
 from core.store.unit_of_work import WriteUnitOfWork
 from sync.client import ContractClient
 from sync.errors import ApiError, ConnectionFailed
 from sync.observers import Observers
 from sync.outbox_entry import (
+    BOUND_KEYS,
     MOVES,
     VERSIONED,
     ActionAlreadyQueued,
@@ -63,8 +78,13 @@ from sync.outbox_entry import (
     OutboxEntry,
     OutboxState,
     action_noun,
+    bound_payload,
+    bound_wire,
     check_move,
     entry_from_row,
+    explained,
+    is_bound,
+    open_request_evidence,
     queued_duplicate,
 )
 from sync.outbox_send import SentAnswer, current_contract, is_transient, send_action
@@ -166,10 +186,23 @@ class Outbox:
         *,
         comment: str | None = None,
         expected_version: int | _Seen | None = SEEN,
+        evidence: PhaseEvidence | _Seen | None = SEEN,
     ) -> OutboxEntry:
-        payload = {"phase": phase, "comment": comment}
+        """Confirm the advance to `phase`, bound to `evidence` — what the reviewer saw.
+
+        Pass the `PhaseEvidence` the reviewer read (`core.evidence.evidence_of` of the contract
+        shown). Neither evidence nor version given: the replica's open request now. An
+        explicit `expected_version` without evidence, or `evidence=None`: bound to the version
+        as before (the replica may hold newer evidence than that version's)."""
+        seen = await self._evidence(contract_id, evidence, expected_version)
+        payload: dict[str, Any] = {"phase": phase, "comment": comment}
+        if seen is None:
+            return await self.enqueue(
+                ActionKind.CONFIRM_PHASE, contract_id, payload, expected_version=expected_version
+            )
+        payload |= bound_payload(seen, with_evidence=True)
         return await self.enqueue(
-            ActionKind.CONFIRM_PHASE, contract_id, payload, expected_version=expected_version
+            ActionKind.CONFIRM_PHASE, contract_id, payload, expected_version=None
         )
 
     async def reject_phase(
@@ -179,11 +212,37 @@ class Outbox:
         feedback: str,
         *,
         expected_version: int | _Seen | None = SEEN,
+        evidence: PhaseEvidence | _Seen | None = SEEN,
     ) -> OutboxEntry:
-        payload = {"phase": phase, "feedback": feedback}
+        """Request changes instead of the advance, bound to the request seen (see
+        `confirm_phase`); a refusal does not depend on the evidence, only on the request."""
+        seen = await self._evidence(contract_id, evidence, expected_version)
+        payload: dict[str, Any] = {"phase": phase, "feedback": feedback}
+        if seen is None:
+            return await self.enqueue(
+                ActionKind.REJECT_PHASE, contract_id, payload, expected_version=expected_version
+            )
+        payload |= bound_payload(seen, with_evidence=False)
         return await self.enqueue(
-            ActionKind.REJECT_PHASE, contract_id, payload, expected_version=expected_version
+            ActionKind.REJECT_PHASE, contract_id, payload, expected_version=None
         )
+
+    async def _evidence(
+        self,
+        contract_id: str,
+        given: PhaseEvidence | _Seen | None,
+        version_seen: int | _Seen | None,
+    ) -> PhaseEvidence | None:
+        if not isinstance(given, _Seen):
+            return given
+        if not isinstance(version_seen, _Seen):
+            # The caller names the view it acted on by its version, and the replica may have
+            # taken in newer evidence since (events do not move its version): the version
+            # binds, never evidence the reviewer may not have seen.
+            return None
+        found = await self.replica.contracts_by_id([contract_id])
+        contract = found.get(contract_id)
+        return None if contract is None else open_request_evidence(contract)
 
     async def answer_question(self, contract_id: str, question_id: str, answer: str) -> OutboxEntry:
         payload = {"question_id": question_id, "answer": answer}
@@ -248,22 +307,30 @@ class Outbox:
 
     async def reconfirm(self, entry_id: int) -> OutboxEntry:
         """Send a CONFLICT or REJECTED entry again, against the contract's version now: a new
-        entry (new idempotency key, `replaces` = entry_id); the old one becomes RECONFIRMED."""
+        entry (new idempotency key, `replaces` = entry_id); the old one becomes RECONFIRMED.
+
+        A decision bound to evidence is bound again to the evidence now — the conflict's
+        (the server's answer), else the replica's open request: "confirm the new evidence"."""
         now = self.clock.now()
 
         def work(uow: WriteUnitOfWork) -> tuple[OutboxEntry, OutboxEntry]:
             old = _load(uow, entry_id)
             check_move(entry_id, old.state, S.RECONFIRMED)
             _refuse_duplicate(uow, old.contract_id, old.kind, old.payload)
-            version = _conflict_version(old)
-            if version is None:
-                version = _replica_version(uow, old.contract_id)
+            payload = dict(old.payload)
+            if is_bound(old.payload):
+                payload = _rebound(uow, old)
+                version = None
+            else:
+                version = _conflict_version(old)
+                if version is None:
+                    version = _replica_version(uow, old.contract_id)
             _set_state(uow, old, S.RECONFIRMED, now)
             inserted = uow.conn.execute(
                 outbox.insert().values(
                     contract_id=old.contract_id,
                     kind=old.kind.value,
-                    payload=dict(old.payload),
+                    payload=payload,
                     idempotency_key=str(uuid.uuid4()),
                     expected_version=version,
                     state=S.QUEUED.value,
@@ -411,7 +478,10 @@ class Outbox:
             "message": error.message,
             "details": error.details,
         }
-        if error.code != ErrorCode.VERSION_CONFLICT.value or entry.contract_id is None:
+        if error.code == ErrorCode.EVIDENCE_CHANGED.value:
+            body["details"] = explained(entry.payload, error.details)
+        conflicts = (ErrorCode.VERSION_CONFLICT.value, ErrorCode.EVIDENCE_CHANGED.value)
+        if error.code not in conflicts or entry.contract_id is None:
             await self._move(
                 entry.id,
                 S.REJECTED,
@@ -444,6 +514,21 @@ def _refuse_duplicate(
     found = queued_duplicate(entries, contract_id, kind, payload)
     if found is not None:
         raise ActionAlreadyQueued(found)
+
+
+def _rebound(uow: WriteUnitOfWork, old: OutboxEntry) -> dict[str, Any]:
+    """The payload of a bound decision made again against the evidence now."""
+    payload = {k: v for k, v in old.payload.items() if k not in BOUND_KEYS}
+    with_evidence = old.kind is ActionKind.CONFIRM_PHASE
+    conflict = old.evidence_conflict
+    if conflict is not None and conflict.now is not None:
+        return payload | bound_wire(conflict.now, with_evidence=with_evidence)
+    row = uow.conn.execute(select(contracts).where(contracts.c.id == old.contract_id))
+    found = row.mappings().first()
+    evidence = None if found is None else open_request_evidence(contract_from_row(found))
+    if evidence is None:
+        return dict(old.payload)  # nothing open now: sent as it was, the server says why
+    return payload | bound_payload(evidence, with_evidence=with_evidence)
 
 
 def _conflict_version(entry: OutboxEntry) -> int | None:

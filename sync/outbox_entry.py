@@ -15,6 +15,8 @@ from typing import Any, Final
 from sqlalchemy import RowMapping
 
 from core.errors import DomainError, ErrorCode
+from core.evidence import PhaseEvidence, evidence_changes, evidence_of
+from core.model import Contract
 
 
 class OutboxState(StrEnum):
@@ -69,8 +71,8 @@ def check_move(entry_id: int, old: OutboxState, new: OutboxState) -> None:
 
 
 class ActionKind(StrEnum):
-    CONFIRM_PHASE = "confirm_phase"  # phase, comment?
-    REJECT_PHASE = "reject_phase"  # phase, feedback
+    CONFIRM_PHASE = "confirm_phase"  # phase, comment?, transition_id?, evidence_digest?, evidence?
+    REJECT_PHASE = "reject_phase"  # phase, feedback, transition_id?
     ANSWER_QUESTION = "answer_question"  # question_id, answer
     CHANGE_STATUS = "change_status"  # target_status, reason?, blocker? (pause, resume, …)
     UPDATE_CONTRACT = "update_contract"  # name?, description?, phase_guard?
@@ -122,6 +124,91 @@ class OutboxEntry:
         """On CONFLICT: the contract as the server has it now (wire form), if fetched."""
         found = (self.result or {}).get("contract")
         return found if isinstance(found, Mapping) else None
+
+    @property
+    def evidence_conflict(self) -> EvidenceConflict | None:
+        """On an EVIDENCE_CHANGED conflict: the evidence seen, now, and what changed."""
+        if self.error_code != ErrorCode.EVIDENCE_CHANGED.value:
+            return None
+        details = (self.result or {}).get("details")
+        return EvidenceConflict.from_details(details if isinstance(details, Mapping) else {})
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceChange:
+    field: str  # "deliverables.<id>.summary", "missing", …
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceConflict:
+    """What a reviewer needs to decide again: the evidence they confirmed, the evidence the
+    request shows now (wire form, `PhaseEvidence.to_wire()`), and the differences."""
+
+    transition_id: str | None
+    seen: Mapping[str, Any] | None
+    now: Mapping[str, Any] | None
+    changes: tuple[EvidenceChange, ...]
+
+    @classmethod
+    def from_details(cls, details: Mapping[str, Any]) -> EvidenceConflict:
+        seen, now = details.get("seen"), details.get("evidence")
+        raw = details.get("changes") or []
+        changes = tuple(
+            EvidenceChange(str(c.get("field")), c.get("before"), c.get("after"))
+            for c in raw
+            if isinstance(c, Mapping)
+        )
+        transition = details.get("transitionId")
+        return cls(
+            transition if isinstance(transition, str) else None,
+            seen if isinstance(seen, Mapping) else None,
+            now if isinstance(now, Mapping) else None,
+            changes,
+        )
+
+
+# The payload keys that bind a phase decision to a request and its evidence.
+BOUND_KEYS = frozenset({"transition_id", "evidence_digest", "evidence"})
+
+
+def is_bound(payload: Mapping[str, Any]) -> bool:
+    return isinstance(payload.get("transition_id"), str)
+
+
+def open_request_evidence(contract: Contract) -> PhaseEvidence | None:
+    """The evidence of the contract's open request, when its transition id is known (a
+    replica filled from an older server knows only the next phase: no binding then)."""
+    evidence = evidence_of(contract)
+    return evidence if evidence is not None and evidence.transition_id else None
+
+
+def bound_payload(evidence: PhaseEvidence, *, with_evidence: bool) -> dict[str, Any]:
+    return bound_wire(evidence.to_wire(), with_evidence=with_evidence)
+
+
+def bound_wire(wire: Mapping[str, Any], *, with_evidence: bool) -> dict[str, Any]:
+    """The binding keys from an evidence in wire form (`transitionId`, `digest`, …)."""
+    bound: dict[str, Any] = {"transition_id": wire.get("transitionId")}
+    if with_evidence:
+        bound["evidence_digest"] = wire.get("digest")
+        bound["evidence"] = dict(wire)
+    return bound
+
+
+def explained(payload: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
+    """EVIDENCE_CHANGED details with `seen` and `changes` filled from what the entry itself
+    kept when the server could not tell (it found no evidence of the digest sent)."""
+    merged = dict(details)
+    seen = payload.get("evidence")
+    if merged.get("seen") is None and isinstance(seen, Mapping):
+        merged["seen"] = dict(seen)
+        now = merged.get("evidence")
+        merged["changes"] = [
+            c.to_wire() for c in evidence_changes(seen, now if isinstance(now, Mapping) else None)
+        ]
+    return merged
 
 
 def entry_from_row(row: RowMapping) -> OutboxEntry:

@@ -41,6 +41,8 @@ async def send_action(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
             feedback=None if confirm else str(p.get("feedback") or ""),
             comment=p.get("comment"),
             expected_version=expected,
+            transition_id=p.get("transition_id"),
+            evidence_digest=p.get("evidence_digest") if confirm else None,
             idempotency_key=key,
         )
         return SentAnswer(answer.body, answer.version)

@@ -23,6 +23,7 @@ from core.events import LoggedEvent
 from core.model import Contract, Question
 from core.outcome import Outcome
 from core.status import ContractStatus
+from core.store import predicates
 from core.store.engine import Store
 from core.store.schema import contracts, idempotency_records, supervisor_heartbeats
 from core.store.unit_of_work import WriteUnitOfWork
@@ -78,8 +79,7 @@ def stale_candidates(now: datetime, cfg: ContractTimeoutConfig) -> Select[Any]:
     """Active, quiet for longer than the threshold, not yet reported in this episode."""
     c = contracts.c
     return select(c.id).where(
-        c.status == ContractStatus.ACTIVE.value,
-        c.last_activity_at < now - cfg.stale_threshold,
+        predicates.stale(now, cfg.stale_threshold),
         or_(c.stale_notified_at.is_(None), c.stale_notified_at < c.last_activity_at),
     )
 
