@@ -29,6 +29,7 @@ from core.model import Contract
 from desktop.ports import DeskBackend
 from sync.errors import ApiError
 from sync.outbox import IllegalOutboxMove, OutboxEntry, OutboxState
+from sync.outbox_entry import open_request_evidence
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,6 +147,7 @@ class Operations(QObject):
             pending.next_phase,
             comment=comment or None,
             expected_version=contract.version,
+            evidence=open_request_evidence(contract),  # None (older server): the version
         )
         return self._run("Confirm phase", f"Confirmation of '{pending.next_phase}' queued", work)
 
