@@ -51,6 +51,7 @@ class InboxFeed(QObject):
         self._running = False
         self.loaded = False
         self._stopped = False
+        self._emitted: list[InboxItem] = []
         self._timer = QTimer(self, singleShot=True, interval=QUIET_MS)
         self._timer.timeout.connect(self._start)
         bridge.contractsUpdated.connect(self._updated)
@@ -129,8 +130,12 @@ class InboxFeed(QObject):
         elif self._dirty:
             ids, self._dirty = self._dirty, set()
             await self._recompute(list(ids), whole=False)
+        first = not self.loaded
         self.loaded = self.loaded or self.bridge.loaded
-        self.itemsChanged.emit(self.items())
+        items = self.items()
+        if first or items != self._emitted:  # nothing new: the views have nothing to do
+            self._emitted = items
+            self.itemsChanged.emit(items)
 
     async def _read_questions(self) -> set[str]:
         """The pending questions now; returns the contracts whose questions changed."""

@@ -212,7 +212,8 @@ class InboxPage(QWidget):
         self._update_count()
         if not self.list.selectionModel().hasSelection() and self.proxy.rowCount() > 0:
             self.select_row(0)  # the first paint, or everything before was decided
-        self._show_current()
+        if self.current_item() != self.pane.item:  # unchanged: the pane has nothing to do
+            self._show_current()
 
     def _update_count(self) -> None:
         count = self.model.rowCount()
