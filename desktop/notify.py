@@ -26,12 +26,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from core.attention import waiting_on_reviewer
 from core.clock import Clock, SystemClock
+from core.inbox import InboxItem
 from core.model import Contract
 from core.timing import stale_duration
 from desktop.dialog_ports import AlertFeed
@@ -221,6 +222,7 @@ class Notifications(QObject):
         self.grouper = AlertGrouper(window_ms, self)
         self.grouper.grouped.connect(self._present)
         self._feed: AlertFeed | None = None
+        self._from_inbox = False
 
     def attach(self, backend: Notifier) -> None:
         self.backend = backend
@@ -263,8 +265,23 @@ class Notifications(QObject):
         feed.contractsChanged.connect(self.recount)
         self.recount()
 
+    def count_from(self, inbox: SignalInstance) -> None:
+        """What waits is the inbox's items from now on (`core.inbox`'s rule, as the Inbox
+        tab shows them): `inbox` emits lists of `InboxItem`s; contracts changing no
+        longer recount by themselves."""
+        self._from_inbox = True
+        inbox.connect(self._inbox_items)
+
+    def _inbox_items(self, items: Sequence[InboxItem]) -> None:
+        self.set_waiting(
+            [
+                WaitingItem(i.contract_id, i.contract_name, i.kind.value.replace("_", " "))
+                for i in items
+            ]
+        )
+
     def recount(self, *_: object) -> None:
-        if self._feed is not None:
+        if self._feed is not None and not self._from_inbox:
             contracts = self._feed.contracts.values()
             now = self.clock.now()
             self.set_waiting(waiting_items(contracts, now, self.stale_threshold))

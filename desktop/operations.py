@@ -25,9 +25,11 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
+from core.model import Contract
 from desktop.ports import DeskBackend
 from sync.errors import ApiError
-from sync.outbox import OutboxEntry, OutboxState
+from sync.outbox import IllegalOutboxMove, OutboxEntry, OutboxState
+from sync.outbox_entry import open_request_evidence
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,6 +82,17 @@ class TaskRunner:
             task.cancel()
 
 
+class TooLateToUndo(Exception):
+    """The decision has left the outbox (sent, or being sent): it cannot be taken back."""
+
+    def __init__(self, entry_id: int) -> None:
+        super().__init__(
+            "The decision was already sent to the server: it can no longer be undone "
+            "(the outbox, Ctrl+Shift+O, shows what became of it)"
+        )
+        self.entry_id = entry_id
+
+
 def describe_error(error: BaseException) -> str:
     if isinstance(error, ApiError):
         return error.message
@@ -121,6 +134,23 @@ class Operations(QObject):
         )
         return self._run("Confirm phase", f"Confirmation of '{phase}' queued", work)
 
+    def confirm_evidence(
+        self, contract: Contract, comment: str | None = None
+    ) -> asyncio.Task[OutboxEntry]:
+        """Confirm the pending request of `contract` as the reviewer saw it: bound to the
+        request and its evidence (`core.evidence`), not to every version bump."""
+        pending = contract.pending_confirmation
+        if pending is None:
+            raise ValueError(f"{contract.name} has no phase change waiting for a confirmation")
+        work = self.backend.outbox.confirm_phase(
+            contract.id,
+            pending.next_phase,
+            comment=comment or None,
+            expected_version=contract.version,
+            evidence=open_request_evidence(contract),  # None (older server): the version
+        )
+        return self._run("Confirm phase", f"Confirmation of '{pending.next_phase}' queued", work)
+
     def request_changes(
         self, contract_id: str, phase: str, version: int, feedback: str
     ) -> asyncio.Task[OutboxEntry]:
@@ -158,6 +188,17 @@ class Operations(QObject):
         """Send a conflicting action again against the contract's version now."""
         work = self.backend.outbox.reconfirm(entry_id)
         return self._run("Re-confirm action", "Action re-sent against the new version", work)
+
+    def undo(self, entry_id: int) -> asyncio.Task[OutboxEntry]:
+        """Take a decision back while it is still queued (not yet sent)."""
+
+        async def work() -> OutboxEntry:
+            try:
+                return await self.backend.outbox.drop(entry_id)
+            except IllegalOutboxMove:
+                raise TooLateToUndo(entry_id) from None
+
+        return self._run("Undo", "Decision taken back", work())
 
     def drop(self, entry_id: int) -> asyncio.Task[OutboxEntry]:
         work = self.backend.outbox.drop(entry_id)

@@ -31,7 +31,7 @@ from core.status import ContractStatus
 from core.store import aggregates, queries
 from core.store.engine import Store, open_store
 from core.store.queries import ContractFilter, ContractPage, EventPage, SupervisorStatus
-from core.store.rows import contract_from_row, contract_values, question_values
+from core.store.rows import contract_from_row, contract_values, question_values, task_from_row
 from core.store.schema import (
     contracts,
     events,
@@ -57,6 +57,7 @@ from sync.replica_history import HistoryFold, write_rows
 from sync.replica_schema import create_local_tables
 
 LOCAL_OWNER = "replica"
+IN_CHUNK = 500  # ids per `IN (...)` (SQLite allows 32,766 parameters; keep plans small)
 HEARTBEAT_RETENTION = timedelta(hours=24)
 
 
@@ -338,6 +339,27 @@ class Replica:
 
     async def tasks(self, contract_id: str) -> list[Task]:
         return await self.store.run_read(lambda uow: uow.tasks(contract_id))
+
+    async def tasks_of(self, contract_ids: Iterable[str]) -> dict[str, list[Task]]:
+        """The tasks of each of `contract_ids` (oldest first; a contract without tasks is
+        left out), in one read: the inbox needs them for the phase-ready rule."""
+        wanted = list(dict.fromkeys(contract_ids))
+
+        def work(uow: ReadUnitOfWork) -> dict[str, list[Task]]:
+            found: dict[str, list[Task]] = {}
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start : start + IN_CHUNK]
+                query = (
+                    select(tasks)
+                    .where(tasks.c.contract_id.in_(chunk))
+                    .order_by(tasks.c.created_at, tasks.c.id)
+                )
+                for row in uow.conn.execute(query).mappings():
+                    task = task_from_row(row)
+                    found.setdefault(task.contract_id, []).append(task)
+            return found
+
+        return await self.store.run_read(work)
 
     async def questions(
         self,

@@ -6,6 +6,13 @@ now, field by field, with what happened since (from the local history). The revi
 re-confirms against the new version (`reconfirmRequested(entry_id)`) or drops the action
 (`dropRequested(entry_id)`); "Decide later" leaves the entry waiting in the outbox.
 
+An evidence conflict (EVIDENCE_CHANGED): the reviewer confirmed a phase change, and the
+evidence of that request (its deliverables' states, links, summaries, what is missing)
+changed before the confirmation arrived. The dialog shows exactly what changed (`evidenceChanges`:
+what, as you saw it, as it is now) and the two evidences side by side, rendered
+(`evidenceSeen`, `evidenceNow`); "Confirm the new evidence" sends the confirmation again
+bound to the evidence now, "Drop" gives it up.
+
 A refusal (REJECTED): the same dialog says what the server answered and offers to send the
 action again (against the contract's version now) or to discard it. Opened with `open()`,
 never `exec()`.
@@ -20,19 +27,23 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from core.events import LoggedEvent
 from core.model import Contract
+from desktop.evidence_text import change_rows, open_link, wire_markdown
 from desktop.models.detail import event_actor, event_summary
 from desktop.models.outbox import action_text
 from sync.outbox import OutboxEntry, OutboxState
+from sync.outbox_entry import EvidenceConflict
 
 FIELDS = (
     ("version", "Version"),
@@ -84,6 +95,7 @@ class ConflictDialog(QDialog):
         )
         self.new_version = version if isinstance(version, int) else None
         self.refused = entry.state is OutboxState.REJECTED
+        self.evidence = entry.evidence_conflict
         intro = QLabel(self._intro(entry))
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
@@ -101,9 +113,13 @@ class ConflictDialog(QDialog):
         )
         buttons = QDialogButtonBox()
         again = "&Retry" if self.refused else f"&Re-confirm on version {self.new_version or '?'}"
+        if self.evidence is not None:
+            again = "&Confirm the new evidence"
         self.reconfirm_button = QPushButton(again)
         self.reconfirm_button.setObjectName("reconfirmButton")
-        self.drop_button = QPushButton("&Discard" if self.refused else "&Drop my action")
+        self.drop_button = QPushButton(
+            "&Discard" if self.refused else "&Drop" if self.evidence else "&Drop my action"
+        )
         self.drop_button.setObjectName("dropButton")
         self.later_button = QPushButton("Decide &later")
         self.later_button.setObjectName("laterButton")
@@ -115,7 +131,10 @@ class ConflictDialog(QDialog):
         self.later_button.clicked.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        if not self.refused:
+        if self.evidence is not None:
+            self.fields.hide()
+            self._evidence_view(layout, self.evidence)
+        elif not self.refused:
             layout.addWidget(QLabel("What changed:"))
             layout.addWidget(self.fields)
         layout.addWidget(QLabel("What happened since you acted:"))
@@ -127,7 +146,32 @@ class ConflictDialog(QDialog):
         self.reconfirm_button.setDefault(True)
         self.resize(640, 420)
 
+    def _evidence_view(self, layout: QVBoxLayout, conflict: EvidenceConflict) -> None:
+        """What changed in the evidence, then the evidence seen and now side by side."""
+        rows = change_rows(conflict.changes, conflict.seen, conflict.now)
+        self.evidence_changes = self._table(
+            "evidenceChanges", "What changed in the evidence", ["What", "You saw", "Now"], rows
+        )
+        layout.addWidget(QLabel("What changed in the evidence:"))
+        layout.addWidget(self.evidence_changes)
+        sides = QHBoxLayout()
+        self.evidence_seen = _browser("evidenceSeen", "The evidence you confirmed", conflict.seen)
+        self.evidence_now = _browser("evidenceNow", "The evidence now", conflict.now)
+        for title, browser in (("You confirmed:", self.evidence_seen), ("Now:", self.evidence_now)):
+            column = QVBoxLayout()
+            column.addWidget(QLabel(title))
+            column.addWidget(browser)
+            sides.addLayout(column)
+        layout.addLayout(sides)
+        self.resize(860, 620)
+
     def _intro(self, entry: OutboxEntry) -> str:
+        if entry.evidence_conflict is not None:
+            return (
+                f"You confirmed “{action_text(entry)}”, but the evidence of that request "
+                "changed before your confirmation arrived, so it was not applied. Read what "
+                "changed, then confirm the new evidence or drop your confirmation."
+            )
         if entry.state is OutboxState.REJECTED:
             why = entry.error_message or entry.error_code or "no reason given"
             return (
@@ -163,3 +207,13 @@ class ConflictDialog(QDialog):
     def _drop(self) -> None:
         self.dropRequested.emit(self.entry.id)
         self.accept()
+
+
+def _browser(name: str, accessible: str, evidence: Mapping[str, Any] | None) -> QTextBrowser:
+    browser = QTextBrowser()
+    browser.setObjectName(name)
+    browser.setAccessibleName(accessible)
+    browser.setOpenLinks(False)  # links open outside the desk
+    browser.anchorClicked.connect(open_link)
+    browser.setMarkdown(wire_markdown(evidence))
+    return browser

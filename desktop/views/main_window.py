@@ -1,5 +1,6 @@
-"""The main window (`mainWindow`): dashboard, contracts with their detail, questions,
-the outbox panel and the status bar, every action in a menu with a shortcut.
+"""The main window (`mainWindow`): the inbox (the first tab, the page it opens on),
+dashboard, contracts with their detail, questions, the outbox panel and the status bar,
+every action in a menu with a shortcut.
 
 The window wires views to the bridge and turns view requests into operations or dialogs:
 the questions panel (its count is the Questions tab's badge), the phase confirmation
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.actions import ReviewerAction, allows
 from core.config import ContractTimeoutConfig
+from core.inbox import InboxItem
 from core.model import Contract
 from desktop.bridge import AlertFeed, AlertPolicy, ContractSnapshot, SyncBridge
 from desktop.drafts import Drafts
@@ -47,10 +49,13 @@ from desktop.models.outbox import (
 from desktop.notify import make_notifier
 from desktop.settings import DeskSettings
 from desktop.views.batch_wizard import BatchWizard
+from desktop.views.bulk_confirm import BulkConfirmDialog
 from desktop.views.conflict_dialog import ConflictDialog
 from desktop.views.contract_detail import ContractDetail, write_export
 from desktop.views.contracts_table import ContractsPage
 from desktop.views.dashboard import DashboardPage
+from desktop.views.inbox_page import FOOTER as INBOX_KEYS
+from desktop.views.inbox_page import InboxPage
 from desktop.views.outbox_panel import OutboxPanel
 from desktop.views.pause_dialog import PauseDialog
 from desktop.views.phase_dialog import PhaseConfirmationDialog, next_phase_of
@@ -62,7 +67,7 @@ from sync.outbox import OutboxEntry, OutboxState
 
 log = logging.getLogger(__name__)
 
-DASHBOARD, CONTRACTS, QUESTIONS = range(3)
+INBOX, DASHBOARD, CONTRACTS, QUESTIONS = range(4)
 BANNER_MS = 8_000
 
 
@@ -93,6 +98,7 @@ class MainWindow(QMainWindow):
         self.contracts = ContractsPage(bridge)
         self.detail = ContractDetail(bridge)
         self.questions = self._make_questions_panel()
+        self.inbox = self._make_inbox()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.outbox_model = OutboxModel(self, names=self._contract_name)
@@ -128,6 +134,7 @@ class MainWindow(QMainWindow):
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        self.tabs.addTab(self.inbox, "&Inbox")
         self.tabs.addTab(self.dashboard, "&Dashboard")
         self.tabs.addTab(split, "&Contracts")
         self.tabs.addTab(self.questions, "&Questions")
@@ -169,9 +176,10 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addAction(self._action("actionQuit", "&Quit", "Ctrl+Q", self.request_quit))
         view = bar.addMenu("&View")
-        view.addAction(self._action("actionDashboard", "&Dashboard", "Ctrl+1", self.show_dashboard))
-        view.addAction(self._action("actionContracts", "&Contracts", "Ctrl+2", self.show_contracts))
-        view.addAction(self._action("actionQuestions", "&Questions", "Ctrl+3", self.show_questions))
+        view.addAction(self._action("actionInbox", "&Inbox", "Ctrl+1", self.show_inbox))
+        view.addAction(self._action("actionDashboard", "&Dashboard", "Ctrl+2", self.show_dashboard))
+        view.addAction(self._action("actionContracts", "&Contracts", "Ctrl+3", self.show_contracts))
+        view.addAction(self._action("actionQuestions", "&Questions", "Ctrl+4", self.show_questions))
         view.addAction(self._action("actionFind", "&Find contract", "Ctrl+F", self.find_contract))
         view.addAction(self._action("actionOutbox", "&Outbox", "Ctrl+Shift+O", self.toggle_outbox))
         view.addAction(self._action("actionRefresh", "&Refresh", "F5", self.refresh))
@@ -187,6 +195,18 @@ class MainWindow(QMainWindow):
         contract.addAction(self._action("actionPause", "&Pause", "Ctrl+P", self.pause_current))
         contract.addAction(
             self._action("actionResume", "&Resume", "Ctrl+Shift+P", self.resume_current)
+        )
+        inbox = bar.addMenu("In&box")
+        inbox.addAction(
+            self._action("actionUndoDecision", "&Undo the last decision", "Ctrl+Z", self.inbox.undo)
+        )
+        inbox.addAction(
+            self._action(
+                "actionConfirmSelected",
+                "&Confirm the selected confirmations…",
+                "Ctrl+Shift+Y",
+                self.inbox.confirm,
+            )
         )
         tools = bar.addMenu("&Tools")
         tools.addAction(self._action("actionBatch", "&Batch operations…", "Ctrl+B", self.batch))
@@ -248,6 +268,20 @@ class MainWindow(QMainWindow):
         for view in [*views, self.detail.questions_view]:
             view.viewport().update()
 
+    def _make_inbox(self) -> InboxPage:
+        page = InboxPage(self.bridge, self.bridge.operations, self.drafts)
+        page.openContractRequested.connect(self.open_contract)
+        page.countChanged.connect(self._show_inbox_count)
+        page.message.connect(lambda text: self.status.showMessage(text, 5000))
+        page.bulkRequested.connect(self.confirm_several)
+        return page
+
+    def _show_inbox_count(self, count: int) -> None:
+        """The badge: the Inbox tab says how many items wait on the reviewer."""
+        index = self.tabs.indexOf(self.inbox)
+        self.tabs.setTabText(index, f"&Inbox ({count})" if count else "&Inbox")
+        self.tabs.setTabToolTip(index, f"{count} item(s) waiting on you")
+
     def _make_questions_panel(self) -> QuestionsPanel:
         panel = QuestionsPanel(self.bridge, self.bridge.operations, drafts=self.drafts)
         panel.openContractRequested.connect(self.open_contract)
@@ -277,6 +311,7 @@ class MainWindow(QMainWindow):
         hub.stale_threshold = timedelta(minutes=self.settings.stale_threshold_minutes)
         self.alert_feed = AlertFeed(self.bridge)
         hub.follow(self.alert_feed)
+        hub.count_from(self.inbox.itemsShown)  # the tray's badge is the inbox's count
         overlay = self.findChild(QWidget, "alertBanner")
         if overlay is not None:  # the banner floats over the top: make room while it shows
             overlay.installEventFilter(self)
@@ -366,6 +401,7 @@ class MainWindow(QMainWindow):
         for dialog in list(self.dialogs):
             dialog.close()
         self.questions.stop_following()
+        self.inbox.stop()
 
     def show_window(self) -> None:
         self.showNormal()
@@ -373,6 +409,10 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     # --- navigation ----------------------------------------------------------------------
+
+    def show_inbox(self) -> None:
+        self.tabs.setCurrentIndex(INBOX)
+        self.inbox.focus_list()
 
     def show_dashboard(self) -> None:
         self.tabs.setCurrentIndex(DASHBOARD)
@@ -398,6 +438,15 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         self.dashboard.refresh()
         self.detail.reload()
+
+    def confirm_several(self, items: list[InboxItem]) -> BulkConfirmDialog:
+        """Several inbox items selected and `y`: the preview, then one result per item."""
+        chosen = [(item, self.bridge.contracts.get(item.contract_id)) for item in items]
+        dialog = BulkConfirmDialog(
+            chosen, self.inbox.decide_confirmation, self.bridge.outboxEntry, self
+        )
+        self._open_dialog(dialog)
+        return dialog
 
     def open_contract(self, contract_id: str) -> None:
         """Select the contract and show its detail; filters that would hide it are turned
@@ -642,4 +691,4 @@ class MainWindow(QMainWindow):
             for a in self.actions_by_name.values()
             if not a.shortcut().isEmpty()
         ]
-        self.show_banner(" · ".join(lines))
+        self.show_banner(" · ".join(lines) + " — Inbox: " + INBOX_KEYS)

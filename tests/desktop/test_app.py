@@ -20,7 +20,7 @@ from desktop.bridge import SyncBridge
 from desktop.display import NO_DISPLAY, display_problem, x11_reachable
 from desktop.ports import LIVE, OFFLINE
 from desktop.settings import DeskPaths, DeskSettings, KeyStore
-from desktop.views.main_window import MainWindow
+from desktop.views.main_window import CONTRACTS, DASHBOARD, INBOX, MainWindow
 from desktop.views.pause_dialog import PauseDialog
 from sync.outbox import OutboxState
 from tests.desktop.conftest import LocalBackend, Loop, make_contract
@@ -66,12 +66,15 @@ def test_shortcuts_switch_pages_and_focus_search(
     qtbot: QtBot, window: MainWindow, qloop: Loop
 ) -> None:
     window.activateWindow()
+    assert window.tabs.currentWidget() is window.inbox  # the page the desk opens on
     window.actions_by_name["actionContracts"].trigger()
-    assert window.tabs.currentIndex() == 1
+    assert window.tabs.currentIndex() == CONTRACTS
     window.actions_by_name["actionDashboard"].trigger()
-    assert window.tabs.currentIndex() == 0
+    assert window.tabs.currentIndex() == DASHBOARD
+    window.actions_by_name["actionInbox"].trigger()
+    assert window.tabs.currentIndex() == INBOX
     window.actions_by_name["actionFind"].trigger()
-    assert window.tabs.currentIndex() == 1
+    assert window.tabs.currentIndex() == CONTRACTS
     window.actions_by_name["actionOutbox"].trigger()
     assert window.outbox_dock.isVisible()
     window.actions_by_name["actionOutbox"].trigger()

@@ -84,7 +84,7 @@ def test_views_agree_on_stale_and_waiting_by_the_servers_threshold(
             await asyncio.sleep(3.5)  # the quiet one goes stale; the waiting ones never do
             bridge.scan_stale()
 
-            window.tabs.setCurrentIndex(1)  # the Contracts tab (table and detail side by side)
+            window.show_contracts()  # the Contracts tab (table and detail side by side)
             stale_box = window.contracts.stale_only
             qtbot.mouseClick(stale_box, Qt.MouseButton.LeftButton)
             assert stale_box.isChecked()
