@@ -42,6 +42,7 @@ class ContractTimeoutConfig:
     monitor_ws_buffer_size: int = 1000  # a count of events, so a whole number
     stale_detection_interval_seconds: float = 60.0
     heartbeat_retention_hours: float = 24.0  # not in §8.1: the 24 h TTL of §3.5 made settable
+    claim_expiry_hours: float = 24.0  # an inbox claim lapses after this, and the item alarms
 
     @property
     def stale_threshold(self) -> timedelta:
@@ -70,6 +71,10 @@ class ContractTimeoutConfig:
     @property
     def heartbeat_retention(self) -> timedelta:
         return timedelta(hours=self.heartbeat_retention_hours)
+
+    @property
+    def claim_expiry(self) -> timedelta:
+        return timedelta(hours=self.claim_expiry_hours)
 
     @property
     def stale_detection_interval(self) -> timedelta:

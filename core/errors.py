@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     EVIDENCE_CHANGED = "EVIDENCE_CHANGED"
     REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
+    INBOX_ITEM_NOT_FOUND = "INBOX_ITEM_NOT_FOUND"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = {
@@ -48,6 +49,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.EVIDENCE_CHANGED: 409,
     ErrorCode.REQUEST_SUPERSEDED: 409,
+    ErrorCode.INBOX_ITEM_NOT_FOUND: 404,
 }
 
 
@@ -77,6 +79,15 @@ class ContractNotFound(DomainError):
 
     def __init__(self, contract_id: str) -> None:
         super().__init__(f"Contract {contract_id} not found", {"contract_id": contract_id})
+
+
+class InboxItemNotFound(DomainError):
+    """No item of that id waits on the caller's owner (handled, or never was)."""
+
+    code = ErrorCode.INBOX_ITEM_NOT_FOUND
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"Inbox item {item_id} not found", {"item_id": item_id})
 
 
 class TaskNotFound(DomainError):

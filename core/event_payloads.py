@@ -186,6 +186,41 @@ class Heartbeat(EventPayload):
     progress: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboxSnoozed(EventPayload):
+    KIND = EventType.INBOX_SNOOZED
+    item_id: str
+    until: str  # ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUnsnoozed(EventPayload):
+    KIND = EventType.INBOX_UNSNOOZED
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxClaimed(EventPayload):
+    KIND = EventType.INBOX_CLAIMED
+    item_id: str
+    claimed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUnclaimed(EventPayload):
+    KIND = EventType.INBOX_UNCLAIMED
+    item_id: str
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxClaimExpired(EventPayload):
+    KIND = EventType.INBOX_CLAIM_EXPIRED
+    item_id: str
+    claimed_by: str | None = None
+    claimed_at: str | None = None
+
+
 _TYPES: Mapping[EventType, type[EventPayload]] = {
     cls.KIND: cls
     for cls in (
@@ -207,6 +242,11 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         QuestionTimedOut,
         ContractUpdated,
         Heartbeat,
+        InboxSnoozed,
+        InboxUnsnoozed,
+        InboxClaimed,
+        InboxUnclaimed,
+        InboxClaimExpired,
     )
     if cls.KIND is not None
 }

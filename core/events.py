@@ -39,6 +39,11 @@ class EventType(StrEnum):
     QUESTION_TIMED_OUT = "question_timed_out"  # question_id
     CONTRACT_UPDATED = "contract_updated"  # changed fields
     HEARTBEAT = "heartbeat"  # transient: state, activity, progress; never stored
+    INBOX_SNOOZED = "inbox_snoozed"  # item_id, until
+    INBOX_UNSNOOZED = "inbox_unsnoozed"  # item_id
+    INBOX_CLAIMED = "inbox_claimed"  # item_id, claimed_by
+    INBOX_UNCLAIMED = "inbox_unclaimed"  # item_id, claimed_by (who had it)
+    INBOX_CLAIM_EXPIRED = "inbox_claim_expired"  # item_id, claimed_by, claimed_at
 
 
 # Events a reviewer must look at (the CLI's --quiet keeps only these).

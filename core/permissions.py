@@ -23,6 +23,8 @@ class ReviewerOnly(StrEnum):
     RESTART_SUPERVISOR = "request a supervisor restart"
     ANSWER_QUESTION = "answer questions"
     REQUEST_CHANGES = "request changes (feedback on a phase change)"
+    SNOOZE_ITEM = "snooze inbox items"
+    CLAIM_ITEM = "claim inbox items"
 
 
 # Roles that may take every reviewer-only action (admin: everything a reviewer may).

@@ -18,6 +18,11 @@ from core.event_payloads import (
     DeliverableCompleted,
     EventPayload,
     Heartbeat,
+    InboxClaimed,
+    InboxClaimExpired,
+    InboxSnoozed,
+    InboxUnclaimed,
+    InboxUnsnoozed,
     PhaseChanged,
     PhaseConfirmationRequested,
     QuestionAnswered,
@@ -109,6 +114,13 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     TaskCreated: lambda p: f"created task {p.task_name}",
     TaskUpdated: lambda p: f"task {p.task_name}: {p.old_status} → {p.new_status}",
     Heartbeat: _heartbeat,
+    InboxSnoozed: lambda p: f"snoozed {p.item_id} until {p.until}",
+    InboxUnsnoozed: lambda p: f"unsnoozed {p.item_id}",
+    InboxClaimed: lambda p: f"claimed {p.item_id} ({p.claimed_by} is on it)",
+    InboxUnclaimed: lambda p: f"released the claim on {p.item_id}",
+    InboxClaimExpired: lambda p: (
+        f"claim by {_q(p.claimed_by)} on {p.item_id} lapsed: it alarms again"
+    ),
 }
 
 # Types whose payload carries nothing worth a sentence of its own.

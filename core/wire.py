@@ -186,7 +186,10 @@ def actor_from_wire(wire: Any) -> Actor:
     if not isinstance(wire, Mapping):
         raise _bad("event", "actor", wire, "an object {owner, role}")
     w = _Fields(wire, "actor")
-    return Actor(w.text("owner"), w.enum("role", Role))
+    user = wire.get("user")
+    if user is not None and not isinstance(user, str):
+        raise _bad("actor", "user", user, "a string or null")
+    return Actor(w.text("owner"), w.enum("role", Role), user)
 
 
 def _deliverables(raw: Any) -> dict[str, tuple[str, ...]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Delete, Select, func, or_, select
 
-from core import lifecycle, timing
+from core import inbox, lifecycle, timing
 from core.actors import SYSTEM
 from core.config import ContractTimeoutConfig
 from core.errors import DomainError
@@ -23,6 +23,7 @@ from core.events import LoggedEvent
 from core.model import Contract, Question
 from core.outcome import Outcome
 from core.status import ContractStatus
+from core.store import event_log, inbox_marks
 from core.store.engine import Store
 from core.store.schema import contracts, idempotency_records, supervisor_heartbeats
 from core.store.unit_of_work import WriteUnitOfWork
@@ -71,6 +72,7 @@ class SweepReport:
     deleted: list[str] = field(default_factory=list)
     heartbeats_purged: int = 0
     idempotency_purged: int = 0
+    claims_expired: list[str] = field(default_factory=list)  # inbox item ids
     errors: dict[str, str] = field(default_factory=dict)  # contract id → why it was skipped
 
 
@@ -126,6 +128,7 @@ class Sweeper:
         await self._run(_input_timeout, timeout_candidates, now, report.timed_out, report)
         await self._run(_grace, grace_candidates, now, report.completed, report)
         await self._run(_retention, expired_candidates, now, report.deleted, report)
+        await self.expire_claims(now, report)
         report.heartbeats_purged = await self.purge_heartbeats(now)
         report.idempotency_purged = await self.purge_idempotency_records(now)
         return report
@@ -162,6 +165,27 @@ class Sweeper:
             return None if outcome is None else uow.persist(outcome, SYSTEM, now)
 
         return await self.store.run_write(work)
+
+    async def expire_claims(self, now: datetime, report: SweepReport) -> None:
+        """Release every lapsed inbox claim with an `inbox_claim_expired` event (the item
+        alarms again); `core.inbox.claim_expiry_due` decides on the row read in the same
+        transaction, so two sweeping processes announce a lapse once."""
+        expiry = self.config.claim_expiry
+
+        def work(uow: WriteUnitOfWork) -> list[LoggedEvent]:
+            logged: list[LoggedEvent] = []
+            for mark in inbox_marks.claimed_before(uow.conn, now - expiry):
+                if not inbox.claim_expiry_due(mark, now, expiry):
+                    continue
+                inbox_marks.put_mark(uow.conn, uow.dialect, inbox.unclaimed(mark))
+                event = inbox.claim_expired_event(mark)
+                logged += event_log.append(
+                    uow.conn, uow.dialect, [event], owner=mark.owner, actor=SYSTEM, at=now
+                )
+                report.claims_expired.append(mark.item_id)
+            return logged
+
+        report.events.extend(await self.store.run_write(work))
 
     async def purge_heartbeats(self, now: datetime) -> int:
         """Delete heartbeats older than the retention (the liveness rows are kept)."""
