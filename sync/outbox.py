@@ -40,8 +40,11 @@ Rules, and the decisions behind them:
   turn a decision into a conflict. `EVIDENCE_CHANGED` ends in CONFLICT carrying the evidence
   seen, the evidence now and what changed (`OutboxEntry.evidence_conflict`); `reconfirm`
   then binds the new entry to the evidence now ("confirm the new evidence").
-  `REQUEST_SUPERSEDED` (answered or replaced elsewhere) is REJECTED. Where the replica knows
-  no open request (an older server), the decision falls back to the version it saw.
+  `REQUEST_SUPERSEDED` (answered or replaced elsewhere) is REJECTED. The caller passes the
+  evidence it showed (`evidence=`); given neither evidence nor a version, the replica's open
+  request is taken. An explicit `expected_version` without evidence keeps the version binding
+  (the replica's evidence may be newer than that version), and so does a replica that knows
+  no open request (an older server).
 """
 
 from __future__ import annotations
@@ -185,9 +188,13 @@ class Outbox:
         expected_version: int | _Seen | None = SEEN,
         evidence: PhaseEvidence | _Seen | None = SEEN,
     ) -> OutboxEntry:
-        """Confirm the advance to `phase`, bound to `evidence` — what the reviewer saw (by
-        default the replica's open request now; None: bound to `expected_version` instead)."""
-        seen = await self._evidence(contract_id, evidence)
+        """Confirm the advance to `phase`, bound to `evidence` — what the reviewer saw.
+
+        Pass the `PhaseEvidence` the reviewer read (`core.evidence.evidence_of` of the contract
+        shown). Neither evidence nor version given: the replica's open request now. An
+        explicit `expected_version` without evidence, or `evidence=None`: bound to the version
+        as before (the replica may hold newer evidence than that version's)."""
+        seen = await self._evidence(contract_id, evidence, expected_version)
         payload: dict[str, Any] = {"phase": phase, "comment": comment}
         if seen is None:
             return await self.enqueue(
@@ -209,7 +216,7 @@ class Outbox:
     ) -> OutboxEntry:
         """Request changes instead of the advance, bound to the request seen (see
         `confirm_phase`); a refusal does not depend on the evidence, only on the request."""
-        seen = await self._evidence(contract_id, evidence)
+        seen = await self._evidence(contract_id, evidence, expected_version)
         payload: dict[str, Any] = {"phase": phase, "feedback": feedback}
         if seen is None:
             return await self.enqueue(
@@ -221,10 +228,18 @@ class Outbox:
         )
 
     async def _evidence(
-        self, contract_id: str, given: PhaseEvidence | _Seen | None
+        self,
+        contract_id: str,
+        given: PhaseEvidence | _Seen | None,
+        version_seen: int | _Seen | None,
     ) -> PhaseEvidence | None:
         if not isinstance(given, _Seen):
             return given
+        if not isinstance(version_seen, _Seen):
+            # The caller names the view it acted on by its version, and the replica may have
+            # taken in newer evidence since (events do not move its version): the version
+            # binds, never evidence the reviewer may not have seen.
+            return None
         found = await self.replica.contracts_by_id([contract_id])
         contract = found.get(contract_id)
         return None if contract is None else open_request_evidence(contract)

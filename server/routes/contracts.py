@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from core.clock import parse_iso
 from core.config import parse_duration
 from core.errors import SupervisorNotFound, ValidationFailed
+from core.evidence import evidence_of
 from core.gates import check_contract_completion, check_phase_readiness
 from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
@@ -113,11 +114,14 @@ async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json 
 
 def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
     readiness = check_phase_readiness(detail.contract, detail.tasks)
+    evidence = evidence_of(detail.contract)
     return {
         **detail.contract.to_wire(),
         "tasks": [t.to_wire() for t in detail.tasks],
         "pendingQuestions": [q.to_wire() for q in detail.pending_questions],
         "readiness": readiness.to_wire(auto_advance),
+        # What a reviewer confirms (with its digest), null when nothing is pending.
+        "evidence": evidence.to_wire() if evidence is not None else None,
     }
 
 

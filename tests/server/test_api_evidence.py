@@ -107,6 +107,26 @@ def test_the_open_request_names_its_transition_and_evidence_digest(
     assert request["transitionId"] == asked["transition_id"]
     assert request["nextPhase"] == "execute"
     assert len(request["evidenceDigest"]) == 64
+    evidence = contract["evidence"]
+    assert (evidence["transitionId"], evidence["digest"]) == (
+        request["transitionId"],
+        request["evidenceDigest"],
+    )
+    assert (evidence["phase"], evidence["nextPhase"], evidence["missing"]) == (
+        "plan",
+        "execute",
+        [],
+    )
+    assert evidence["deliverables"] == [
+        {
+            "id": "plan-document",
+            "name": "Plan Document",
+            "priority": "required",
+            "state": "done",
+            "url": "https://git.example.org/plan.md",
+            "summary": NOTES,
+        }
+    ]
 
 
 def test_a_bound_confirmation_survives_heartbeats_new_tasks_and_questions(

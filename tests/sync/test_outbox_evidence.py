@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.evidence import evidence_of
 from core.model import PendingPhaseConfirmation
 from sync.client import ContractClient
 from sync.outbox import Outbox, OutboxState
@@ -140,5 +141,40 @@ async def test_without_a_known_request_the_decision_falls_back_to_the_version(
     older = PendingPhaseConfirmation("", pending.next_phase, pending.requested_at)
     await replica.put_contracts([replace(detail.contract, pending_confirmation=older)])
     entry = await outbox.confirm_phase(cid, "execute")
+    assert entry.expected_version == contract["version"]
+    assert "transition_id" not in entry.payload
+
+
+async def test_the_evidence_the_reviewer_read_binds_even_when_the_replica_has_newer(
+    driver: Driver, desk: tuple[Replica, Outbox, ContractClient]
+) -> None:
+    replica, outbox, client = desk
+    contract = _awaiting(driver)
+    cid = contract["id"]
+    await _seen(replica, client, cid)
+    shown = evidence_of((await replica.contracts_by_id([cid]))[cid])
+    assert shown is not None
+    body = {"deliverableId": "plan-document", "url": "file:///srv/plan-v2.md"}
+    ok(driver.supervisor.post(f"/contracts/{cid}/deliverables", json=body))
+    await _seen(replica, client, cid)  # the replica takes the new evidence in meanwhile
+    entry = await outbox.confirm_phase(cid, "execute", evidence=shown)
+    assert entry.payload["evidence_digest"] == shown.digest
+    await outbox.flush(client)
+    conflict = await outbox.get(entry.id)
+    assert conflict.error_code == "EVIDENCE_CHANGED"
+    assert conflict.evidence_conflict is not None
+    assert [c.field for c in conflict.evidence_conflict.changes] == [
+        "deliverables.plan-document.url"
+    ]
+
+
+async def test_an_explicit_version_without_evidence_keeps_the_version_binding(
+    driver: Driver, desk: tuple[Replica, Outbox, ContractClient]
+) -> None:
+    replica, outbox, client = desk
+    contract = _awaiting(driver)
+    cid = contract["id"]
+    await _seen(replica, client, cid)
+    entry = await outbox.confirm_phase(cid, "execute", expected_version=contract["version"])
     assert entry.expected_version == contract["version"]
     assert "transition_id" not in entry.payload
