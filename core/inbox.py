@@ -35,13 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
 from core.attention import waiting_on_reviewer
 from core.clock import iso, utc
-from core.config import ContractTimeoutConfig
+from core.config import ContractTimeoutConfig, parse_duration
 from core.errors import ValidationFailed
 from core.event_payloads import (
     InboxClaimed,
@@ -358,6 +358,44 @@ def with_marks(
     `include_snoozed`."""
     marked = [with_mark(item, marks.get(item.id), now, claim_expiry) for item in items]
     return [item for item in marked if include_snoozed or item.snoozed_until is None]
+
+
+# "Snooze until tomorrow" means the next morning at this local hour.
+TOMORROW_HOUR = 9
+
+
+def snooze_until(when: str, now: datetime, tz: tzinfo | None = None) -> datetime:
+    """When a snooze of `when` taken at `now` ends: a duration ("1h", "30m", "2h 5m"),
+    "tomorrow" (TOMORROW_HOUR o'clock the next day, in `tz`, default the local zone), or an
+    ISO 8601 time (a time without a zone is in `tz`). The answer is aware and in the future.
+    """
+    text = when.strip()
+    local = now.astimezone(tz)
+    if text.lower() == "tomorrow":
+        next_day = (local + timedelta(days=1)).date()
+        hour = time(TOMORROW_HOUR)
+        return datetime.combine(next_day, hour, tzinfo=local.tzinfo)
+    try:
+        until = now + parse_duration(text)
+    except ValidationFailed:
+        until = _iso_time(text, local.tzinfo)
+    if utc(until) <= utc(now):
+        raise ValidationFailed(
+            f"Snooze until {text!r} is not in the future", details={"field": "until"}
+        )
+    return until
+
+
+def _iso_time(text: str, tz: tzinfo | None) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(
+            f"Invalid snooze time {text!r}: use a duration (1h, 30m), 'tomorrow' or an ISO "
+            "8601 time (2026-12-09T09:00)",
+            details={"field": "until", "value": text},
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
 def snooze_mark(

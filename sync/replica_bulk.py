@@ -112,7 +112,12 @@ def convert_page(
         if kind.value in _FOLDED:
             folded.append(
                 WireEvent(
-                    seq, wire_time(at), kind, wire["contract_id"], Actor(actor_owner, role, actor.get("user")), payload
+                    seq,
+                    wire_time(at),
+                    kind,
+                    wire["contract_id"],
+                    Actor(actor_owner, role, actor.get("user")),
+                    payload,
                 )
             )
     return rows, folded
