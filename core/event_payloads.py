@@ -221,6 +221,21 @@ class InboxClaimExpired(EventPayload):
     claimed_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboxEscalated(EventPayload):
+    KIND = EventType.INBOX_ESCALATED
+    phase: str
+    item_ids: tuple[str, ...] = ()
+    escalate_to: tuple[str, ...] = ()
+    waited_secs: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = asdict(self)
+        wire["item_ids"] = list(self.item_ids)
+        wire["escalate_to"] = list(self.escalate_to)
+        return wire
+
+
 _TYPES: Mapping[EventType, type[EventPayload]] = {
     cls.KIND: cls
     for cls in (
@@ -247,6 +262,7 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         InboxClaimed,
         InboxUnclaimed,
         InboxClaimExpired,
+        InboxEscalated,
     )
     if cls.KIND is not None
 }
@@ -272,8 +288,9 @@ def payload_of(event_type: EventType | str, wire: Mapping[str, Any]) -> EventPay
     if cls is None:
         return RawPayload(dict(wire))
     values = {f.name: wire[f.name] for f in fields(cls) if f.name in wire}
-    if "choices" in values and isinstance(values["choices"], list):
-        values["choices"] = tuple(str(c) for c in values["choices"])
+    for name in ("choices", "item_ids", "escalate_to"):  # lists on the wire, tuples here
+        if name in values and isinstance(values[name], list):
+            values[name] = tuple(str(c) for c in values[name])
     try:
         payload = cls(**values)
     except TypeError:

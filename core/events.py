@@ -44,6 +44,7 @@ class EventType(StrEnum):
     INBOX_CLAIMED = "inbox_claimed"  # item_id, claimed_by
     INBOX_UNCLAIMED = "inbox_unclaimed"  # item_id, claimed_by (who had it)
     INBOX_CLAIM_EXPIRED = "inbox_claim_expired"  # item_id, claimed_by, claimed_at
+    INBOX_ESCALATED = "inbox_escalated"  # phase, item_ids, escalate_to, waited_secs
 
 
 # Events a reviewer must look at (the CLI's --quiet keeps only these).

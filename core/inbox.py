@@ -46,6 +46,7 @@ from core.errors import ValidationFailed
 from core.event_payloads import (
     InboxClaimed,
     InboxClaimExpired,
+    InboxEscalated,
     InboxSnoozed,
     InboxUnclaimed,
     InboxUnsnoozed,
@@ -55,7 +56,7 @@ from core.evidence import evidence_of
 from core.model import Contract, Question, Task
 from core.progress import ProgressAction, ProgressSettings, decide_progress
 from core.status import ContractStatus, WaitingFor
-from core.timing import stale_duration
+from core.timing import stale_duration, wait_deadline
 
 # Who holds a stale contract up: an active contract waits on nobody but its supervisor.
 STALE_BLOCKER = "supervisor"
@@ -84,6 +85,7 @@ class InboxItem:
     claimed_at: datetime | None = None
     deadline: datetime | None = None
     blocked_by: str | None = None
+    escalated: bool = False
     # What the item is about right now: a snooze taken on another revision no longer holds.
     revision: str = ""
 
@@ -103,6 +105,7 @@ class InboxItem:
             "claimedAt": iso(self.claimed_at),
             "deadline": iso(self.deadline),
             "blockedBy": self.blocked_by,
+            "escalated": self.escalated,
         }
 
 
@@ -216,8 +219,9 @@ def ready_phase(
 def _waiting_for_input(
     contract: Contract, questions: Sequence[Question], config: ContractTimeoutConfig | None
 ) -> list[InboxItem]:
-    # The input timeout pauses the whole contract: every item it waits for shares the deadline.
-    deadline = None if config is None else contract.status_changed_at + config.input_timeout
+    # The wait policy (timeout or escalation) holds for the whole contract: every item it
+    # waits for shares the deadline.
+    deadline = None if config is None else wait_deadline(contract, config)
     items = [
         _item(
             contract,
@@ -309,6 +313,12 @@ class InboxMark:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     claim_expired_at: datetime | None = None
+    escalated_at: datetime | None = None  # the wait policy escalated the item then
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing left to keep: no snooze, no claim, no escalation."""
+        return self.snoozed_until is None and self.claimed_at is None and self.escalated_at is None
 
 
 def snooze_holds(mark: InboxMark | None, item: InboxItem, now: datetime) -> bool:
@@ -343,6 +353,7 @@ def with_mark(
         snoozed_until=mark.snoozed_until if mark is not None and snoozed else None,
         claimed_by=mark.claimed_by if mark is not None and claimed else None,
         claimed_at=mark.claimed_at if mark is not None and claimed else None,
+        escalated=mark is not None and mark.escalated_at is not None,
     )
 
 
@@ -447,6 +458,34 @@ def claimed_event(item: InboxItem, by: str) -> NewEvent:
 def unclaimed_event(item: InboxItem, had: str | None) -> NewEvent:
     payload = InboxUnclaimed(item_id=item.id, claimed_by=had)
     return NewEvent(EventType.INBOX_UNCLAIMED, item.contract_id, payload.to_wire())
+
+
+def escalated_marks(
+    items: Iterable[InboxItem], marks: Mapping[str, InboxMark], owner: str, now: datetime
+) -> list[InboxMark]:
+    """The marks of `items` not escalated yet, now escalated (the sweep writes them)."""
+    escalated = []
+    for item in items:
+        mark = marks.get(item.id) or InboxMark(item.id, owner, item.contract_id)
+        if mark.escalated_at is None:
+            escalated.append(replace(mark, escalated_at=now))
+    return escalated
+
+
+def escalated_event(
+    contract_id: str,
+    phase: str,
+    item_ids: Sequence[str],
+    escalate_to: Sequence[str],
+    waited: timedelta,
+) -> NewEvent:
+    payload = InboxEscalated(
+        phase=phase,
+        item_ids=tuple(item_ids),
+        escalate_to=tuple(escalate_to),
+        waited_secs=int(waited.total_seconds()),
+    )
+    return NewEvent(EventType.INBOX_ESCALATED, contract_id, payload.to_wire())
 
 
 def claim_expired_event(mark: InboxMark) -> NewEvent:

@@ -20,6 +20,7 @@ from core.event_payloads import (
     Heartbeat,
     InboxClaimed,
     InboxClaimExpired,
+    InboxEscalated,
     InboxSnoozed,
     InboxUnclaimed,
     InboxUnsnoozed,
@@ -98,6 +99,13 @@ def _heartbeat(p: Heartbeat) -> str:
     return f"heartbeat {_q(p.state)}{progress}{activity}"
 
 
+def _escalated(p: InboxEscalated) -> str:
+    to = ", ".join(p.escalate_to) or "nobody named"
+    return (
+        f"escalated {len(p.item_ids)} waiting item(s) in {p.phase} to {to} after {p.waited_secs} s"
+    )
+
+
 _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     ContractCreated: lambda p: f"created the contract {p.name} ({p.contract_type})",
     StatusChanged: _status_changed,
@@ -118,6 +126,7 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     InboxUnsnoozed: lambda p: f"unsnoozed {p.item_id}",
     InboxClaimed: lambda p: f"claimed {p.item_id} ({p.claimed_by} is on it)",
     InboxUnclaimed: lambda p: f"released the claim on {p.item_id}",
+    InboxEscalated: _escalated,
     InboxClaimExpired: lambda p: (
         f"claim by {_q(p.claimed_by)} on {p.item_id} lapsed: it alarms again"
     ),

@@ -126,6 +126,7 @@ def inbox_item_from_wire(wire: Mapping[str, Any]) -> InboxItem:
         claimed_at=w.opt_time("claimedAt"),
         deadline=w.opt_time("deadline"),
         blocked_by=w.opt_text("blockedBy"),
+        escalated=bool(wire.get("escalated", False)),
     )
 
 

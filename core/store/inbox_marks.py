@@ -23,6 +23,7 @@ _COLUMNS = (
     "claimed_by",
     "claimed_at",
     "claim_expired_at",
+    "escalated_at",
 )
 
 
@@ -37,6 +38,7 @@ def _mark(row: RowMapping) -> InboxMark:
         claimed_by=row["claimed_by"],
         claimed_at=row["claimed_at"],
         claim_expired_at=row["claim_expired_at"],
+        escalated_at=row["escalated_at"],
     )
 
 
@@ -64,8 +66,8 @@ def mark_of(conn: Connection, owner: str, item_id: str) -> InboxMark | None:
 
 
 def put_mark(conn: Connection, dialect: str, mark: InboxMark) -> None:
-    """Insert or replace the mark; a mark with neither snooze nor claim is deleted."""
-    if mark.snoozed_until is None and mark.claimed_at is None:
+    """Insert or replace the mark; a mark with nothing left to keep is deleted."""
+    if mark.is_empty:
         conn.execute(
             inbox_marks.delete().where(
                 inbox_marks.c.owner == mark.owner, inbox_marks.c.item_id == mark.item_id
@@ -78,6 +80,13 @@ def put_mark(conn: Connection, dialect: str, mark: InboxMark) -> None:
         set_={name: statement.excluded[name] for name in _COLUMNS},
     )
     conn.execute(statement)
+
+
+def marks_of_contract(conn: Connection, owner: str, contract_id: str) -> dict[str, InboxMark]:
+    query = select(inbox_marks).where(
+        inbox_marks.c.owner == owner, inbox_marks.c.contract_id == contract_id
+    )
+    return {row["item_id"]: _mark(row) for row in conn.execute(query).mappings()}
 
 
 def claimed_before(conn: Connection, cutoff: datetime) -> Sequence[InboxMark]:

@@ -255,6 +255,7 @@ class InboxMarkRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None]
     claim_expired_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]  # the phase's wait policy escalated the item then
 
 
 class IdempotencyRow(Base):

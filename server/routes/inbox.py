@@ -67,6 +67,7 @@ class InboxItemOut(_Wire):
     claimed_at: WireTime | None = None
     deadline: WireTime | None = None
     blocked_by: str | None = None
+    escalated: bool = False
 
     @classmethod
     def of(cls, item: InboxItem) -> InboxItemOut:
@@ -84,6 +85,7 @@ class InboxItemOut(_Wire):
             claimed_at=item.claimed_at,
             deadline=item.deadline,
             blocked_by=item.blocked_by,
+            escalated=item.escalated,
         )
 
 

@@ -8,7 +8,8 @@ Create Date: 2026-12-08
   (they act as their owner).
 - `events.actor_user`: that name on every event the key causes (NULL: the owner, or the system).
 - `inbox_marks`: one row per (inbox item, owner): who snoozed it until when and on what
-  revision of the item, who claimed it since when and whether its expiry was announced.
+  revision of the item, who claimed it since when and whether its expiry was announced, and
+  when its wait policy escalated it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(200), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("claim_expired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("item_id", "owner", name=op.f("pk_inbox_marks")),
     )
     op.create_index(
