@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     EVIDENCE_CHANGED = "EVIDENCE_CHANGED"
     REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
     INBOX_ITEM_NOT_FOUND = "INBOX_ITEM_NOT_FOUND"
+    FEEDBACK_NOT_FOUND = "FEEDBACK_NOT_FOUND"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = {
@@ -50,6 +51,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.EVIDENCE_CHANGED: 409,
     ErrorCode.REQUEST_SUPERSEDED: 409,
     ErrorCode.INBOX_ITEM_NOT_FOUND: 404,
+    ErrorCode.FEEDBACK_NOT_FOUND: 404,
 }
 
 
@@ -88,6 +90,18 @@ class InboxItemNotFound(DomainError):
 
     def __init__(self, item_id: str) -> None:
         super().__init__(f"Inbox item {item_id} not found", {"item_id": item_id})
+
+
+class FeedbackNotFound(DomainError):
+    """The contract has no feedback of that id (core.feedback)."""
+
+    code = ErrorCode.FEEDBACK_NOT_FOUND
+
+    def __init__(self, contract_id: str, feedback_id: str) -> None:
+        super().__init__(
+            f"Contract {contract_id} has no feedback {feedback_id}",
+            {"contract_id": contract_id, "feedback_id": feedback_id},
+        )
 
 
 class TaskNotFound(DomainError):

@@ -131,6 +131,16 @@ class PhaseConfirmationRequested(EventPayload):
 class ChangesRequested(EventPayload):
     KIND = EventType.CHANGES_REQUESTED
     feedback: str
+    # The thread's id (core.feedback) and the phase it is about; None on older events.
+    feedback_id: str | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAcknowledged(EventPayload):
+    KIND = EventType.FEEDBACK_ACKNOWLEDGED
+    feedback_id: str
+    via: str = "ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +260,7 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         QuestionAnswered,
         PhaseConfirmationRequested,
         ChangesRequested,
+        FeedbackAcknowledged,
         SupervisorRestartRequested,
         ContractDeleted,
         TaskCreated,

@@ -31,7 +31,8 @@ class EventType(StrEnum):
     PHASE_CONFIRMATION_REQUESTED = (
         "phase_confirmation_requested"  # current_phase, next_phase, transition_id
     )
-    CHANGES_REQUESTED = "changes_requested"  # feedback
+    CHANGES_REQUESTED = "changes_requested"  # feedback, feedback_id, phase
+    FEEDBACK_ACKNOWLEDGED = "feedback_acknowledged"  # feedback_id, via (ack | heartbeat)
     SUPERVISOR_RESTART_REQUESTED = "supervisor_restart_requested"
     CONTRACT_DELETED = "contract_deleted"
     TASK_CREATED = "task_created"  # task_id, task_name, is_supervisor

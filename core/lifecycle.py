@@ -237,9 +237,19 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         return change.outcome(now, response=confirmation_response(contract, tasks, pending))
     change.set(pending_confirmation=None)
     if decision.kind is PhaseChangeKind.CHANGES_REQUESTED:
-        change.emit(EventType.CHANGES_REQUESTED, feedback=request.feedback)
+        # The request's fresh id names the feedback thread (core.feedback).
+        change.emit(
+            EventType.CHANGES_REQUESTED,
+            feedback=request.feedback,
+            feedback_id=transition_id,
+            phase=contract.phase,
+        )
         change.settle_waiting(now, questions)
-        response = {"status": "changes_requested", "feedback": request.feedback}
+        response = {
+            "status": "changes_requested",
+            "feedback": request.feedback,
+            "feedbackId": transition_id,
+        }
         return change.outcome(now, response=response)
     change.set(phase=decision.target_phase)
     change.touch(now)

@@ -37,7 +37,7 @@ from server.idempotency import IdempotencyMiddleware
 from server.metrics import Metrics
 from server.notify import PgEventBridge
 from server.request_guard import RequestGuard
-from server.routes import batch, history, inbox, operations, questions, supervisors
+from server.routes import batch, feedback, history, inbox, operations, questions, supervisors
 from server.routes import contracts as contract_routes
 from server.services import BackgroundServices
 
@@ -156,7 +156,8 @@ def create_app(
         app.state.ctx = ctx
     app.state.closing = asyncio.Event()  # set when shutdown begins: long polls answer
     # Routes with fixed segments (dashboard, batch) before `/contracts/{id}`.
-    for module in (history, batch, contract_routes, questions, supervisors, operations, inbox):
+    routers = (history, batch, contract_routes, questions, supervisors, operations, inbox, feedback)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(monitor.router)
     install_error_handlers(app)

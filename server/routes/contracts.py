@@ -14,7 +14,7 @@ from core.evidence import evidence_of
 from core.gates import check_contract_completion, check_phase_readiness
 from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
-from core.store import queries
+from core.store import feedback_log, queries
 from core.store.queries import ContractDetail, ContractFilter
 from core.store.unit_of_work import Applied
 from server.context import ServerContext
@@ -130,6 +130,9 @@ async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     wire = _detail_wire(detail, ctx.config.auto_advance_phases)
     wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
+    # The feedback thread: each change request and whether its supervisor picked it up.
+    thread = await feedback_log.feedback_of(ctx.store, contract_id, actor.owner)
+    wire["feedback"] = [entry.to_wire() for entry in thread]
     return wire
 
 

@@ -16,6 +16,7 @@ from core.supervisor import Heartbeat, SupervisorPersistentState
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, RestarterDep
 from server.heartbeat_intake import parse_batch
+from server.routes.feedback import acknowledge_from_heartbeat, acknowledged_ids
 from server.routes.publishing import committed
 from server.schemas import HeartbeatBatchBody
 
@@ -44,9 +45,11 @@ async def heartbeat(
     contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> Json:
     beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
+    acknowledged = acknowledged_ids(body)
     batch = await writer.submit([beat], actor.owner)
     if not batch.accepted:
         raise ContractNotFound(contract_id)
+    await acknowledge_from_heartbeat(ctx, actor, contract_id, acknowledged)
     return {"accepted": 1}
 
 
