@@ -9,8 +9,12 @@ sentence that tells a person what happened. They are written here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
+from core.clock import parse_iso
+from core.contract_change import status_effects
 from core.event_payloads import (
     ChangesRequested,
     ContractCreated,
@@ -39,6 +43,9 @@ from core.event_payloads import (
     payload_of,
 )
 from core.events import EventType, LoggedEvent
+from core.model import Contract, DeliverableNote, PendingPhaseConfirmation
+from core.status import ContractStatus
+from core.timing import INPUT_TIMEOUT_REASON
 
 E = EventType
 
@@ -191,3 +198,168 @@ class StatusBook:
 
     def learn(self, statuses: Mapping[str, str | None]) -> None:
         self._by_id.update(statuses)
+
+
+# --- the contract after an event (the replica's fold) ------------------------------------
+
+# Events whose effect on the contract row `contract_after` reproduces exactly, given the
+# events before them: a reader folding a stamped event of these types needs no refresh.
+# Any other type (a new one from a newer server, too) is a gap the reader repairs by
+# refreshing the contract. `tests/sync/test_replica_fold.py` checks the fold against a real
+# server's rows.
+FOLDED_EVENTS = frozenset(
+    {
+        E.STATUS_CHANGED,
+        E.PHASE_CHANGED,
+        E.DELIVERABLE_COMPLETED,
+        E.PHASE_CONFIRMATION_REQUESTED,
+        E.CHANGES_REQUESTED,
+        E.CONTRACT_UPDATED,
+        E.TASK_CREATED,
+        E.TASK_UPDATED,
+        E.TASK_COMPLETED,
+        E.QUESTION_ASKED,
+        E.QUESTION_ANSWERED,
+        E.QUESTION_TIMED_OUT,
+        E.STALE_DETECTED,
+        E.SUPERVISOR_RESTART_REQUESTED,
+        E.SUPERVISOR_STATE_CHANGED,
+    }
+)
+
+
+# Events that never change the contract row (snooze, claim, escalation, feedback picked up):
+# they carry no version stamp, and there is nothing to fold, so a replica holding the
+# contract reproduces the row exactly without asking the server.
+ROW_NEUTRAL_EVENTS = frozenset(
+    {
+        E.INBOX_SNOOZED,
+        E.INBOX_UNSNOOZED,
+        E.INBOX_CLAIMED,
+        E.INBOX_UNCLAIMED,
+        E.INBOX_CLAIM_EXPIRED,
+        E.INBOX_ESCALATED,
+        E.FEEDBACK_ACKNOWLEDGED,
+    }
+)
+
+
+def stamp_of(event: LoggedEvent) -> tuple[int, datetime] | None:
+    """The contract `version` and `updated_at` the event's use case produced (None: the
+    server did not stamp it, as an older one does not)."""
+    version, updated = event.payload.get("version"), event.payload.get("updated_at")
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(updated, str):
+        return None
+    try:
+        return version, parse_iso(updated)
+    except ValueError:
+        return None
+
+
+def folds_exactly(contract: Contract | None, event: LoggedEvent) -> bool:
+    """Whether `contract_after(contract, event)` is the server's row: the event is stamped,
+    of a folded type, and follows the row's version without a change in between (or the
+    event never changes the row)."""
+    if event.type in ROW_NEUTRAL_EVENTS:
+        return contract is not None
+    if contract is None or event.type not in FOLDED_EVENTS:
+        return False
+    stamp = stamp_of(event)
+    return stamp is not None and stamp[0] <= contract.version + 1
+
+
+def contract_after(contract: Contract, event: LoggedEvent) -> Contract:
+    """The contract after `event`, as far as the event tells.
+
+    An event older than the row (its stamped version below the row's, or, unstamped, its
+    time before the row's `updatedAt`) is already reflected in it. The events of one use
+    case share one stamp; folding them again changes nothing.
+    """
+    if is_activity(event.type) and event.at > contract.last_activity_at:
+        contract = replace(contract, last_activity_at=event.at, stale_notified_at=None)
+    if event.type is E.STALE_DETECTED:
+        contract = replace(contract, stale_notified_at=event.at)
+    stamp = stamp_of(event)
+    if stamp is None:
+        if event.at < contract.updated_at:
+            return contract
+        changes = _changes(contract, event)
+        return replace(contract, updated_at=event.at, **changes) if changes else contract
+    if stamp[0] < contract.version:
+        return contract
+    return replace(contract, version=stamp[0], updated_at=stamp[1], **_changes(contract, event))
+
+
+def _changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
+    p, t = event.payload, event.type
+    if t is E.STATUS_CHANGED:
+        return _status_changes(contract, event)
+    if t is E.PHASE_CHANGED:
+        return {"phase": str(p.get("new_phase", contract.phase)), "pending_confirmation": None}
+    if t is E.PHASE_CONFIRMATION_REQUESTED:
+        pending = PendingPhaseConfirmation(
+            str(p.get("transition_id", "")), str(p.get("next_phase", "")), event.at
+        )
+        return {"pending_confirmation": pending}
+    if t is E.CHANGES_REQUESTED:
+        return {"pending_confirmation": None}
+    if t is E.DELIVERABLE_COMPLETED:
+        return _deliverable(contract, str(p.get("phase", contract.phase)), p)
+    if t is E.CONTRACT_UPDATED:
+        return _updated_fields(p.get("changes"))
+    if t is E.TASK_CREATED and p.get("is_supervisor"):
+        return {"supervisor_task_id": p.get("task_id")}
+    return {}
+
+
+def _status_changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
+    try:
+        target = ContractStatus(str(event.payload.get("new_status")))
+    except ValueError:
+        return {}
+    reason = event.payload.get("reason")
+    changes = status_effects(contract, target, event.at, reason, reason)
+    if target is ContractStatus.PAUSED and reason == INPUT_TIMEOUT_REASON:
+        # The input timeout expires everything waited for, the confirmation included.
+        changes["pending_confirmation"] = None
+    return changes
+
+
+def _deliverable(contract: Contract, phase: str, p: Mapping[str, Any]) -> dict[str, Any]:
+    """The deliverable recorded, and its note (url, summary) when the event carries one:
+    each version of a note is its own event, carrying the whole note."""
+    deliverable = p.get("deliverable_id")
+    if not isinstance(deliverable, str):
+        return {}
+    changes: dict[str, Any] = {}
+    done = contract.completed_in(phase)
+    if deliverable not in done:
+        merged = dict(contract.completed_deliverables)
+        merged[phase] = (*done, deliverable)
+        changes["completed_deliverables"] = merged
+    url, summary = p.get("url"), p.get("summary")
+    if isinstance(url, str) or isinstance(summary, str):
+        note = DeliverableNote(
+            url if isinstance(url, str) else None, summary if isinstance(summary, str) else None
+        )
+        if contract.note_of(phase, deliverable) != note:
+            notes = dict(contract.deliverable_notes)
+            notes[phase] = {**notes.get(phase, {}), deliverable: note}
+            changes["deliverable_notes"] = notes
+    return changes
+
+
+_SETTINGS = {
+    "name": "name",
+    "description": "description",
+    "phase_guard": "phase_guard",
+    "phaseGuard": "phase_guard",
+    "auto_complete_enabled": "auto_complete_enabled",
+    "autoCompleteEnabled": "auto_complete_enabled",
+}
+
+
+def _updated_fields(changes: Any) -> dict[str, Any]:
+    if not isinstance(changes, Mapping):
+        return {}
+    return {_SETTINGS[k]: v for k, v in changes.items() if k in _SETTINGS}

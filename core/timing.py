@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 
 from core.clock import iso, utc
 from core.config import ContractTimeoutConfig
-from core.events import EventType, NewEvent, status_changed
+from core.contract_change import ContractChange
+from core.events import EventType, NewEvent
 from core.model import Contract, Question, QuestionStatus
 from core.outcome import Outcome
 from core.phases import WaitPolicyKind
-from core.status import ContractStatus, TransitionFacts, check_transition
+from core.status import ContractStatus
 
 INPUT_TIMEOUT_REASON = "input timeout"
 GRACE_OVER_REASON = "completion grace period over"
@@ -144,13 +145,11 @@ def apply_input_timeout(
     if not input_timed_out(contract, now, cfg):
         return None
     timed_out = _pending_timed_out(contract, questions)
-    paused = _status_event(contract, ContractStatus.PAUSED, INPUT_TIMEOUT_REASON)
-    return Outcome(
-        contract=_moved(contract, ContractStatus.PAUSED, now, pending_confirmation=None),
-        events=(paused, *(_question_timed_out(q) for q in timed_out)),
-        questions=timed_out,
-        previous_version=contract.version,
-    )
+    change = ContractChange(contract)
+    change.set(pending_confirmation=None)
+    change.move(ContractStatus.PAUSED, now, timed_out, reason=INPUT_TIMEOUT_REASON)
+    change.events.extend(_question_timed_out(q) for q in timed_out)
+    return change.outcome(now, questions=timed_out)
 
 
 def _pending_timed_out(contract: Contract, questions: Sequence[Question]) -> tuple[Question, ...]:
@@ -179,11 +178,9 @@ def apply_completion_grace(
     """`completing` → `completed` once the grace period is over (None before that)."""
     if not completion_grace_over(contract, now, cfg):
         return None
-    return Outcome(
-        contract=_moved(contract, ContractStatus.COMPLETED, now),
-        events=(_status_event(contract, ContractStatus.COMPLETED, GRACE_OVER_REASON),),
-        previous_version=contract.version,
-    )
+    change = ContractChange(contract)
+    change.move(ContractStatus.COMPLETED, now, (), reason=GRACE_OVER_REASON)
+    return change.outcome(now)
 
 
 def archive_expired(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
@@ -196,15 +193,3 @@ def archive_expired(contract: Contract, now: datetime, cfg: ContractTimeoutConfi
 def heartbeat_expired(timestamp: datetime, now: datetime, cfg: ContractTimeoutConfig) -> bool:
     """A stored heartbeat older than the heartbeat retention (24 h by default)."""
     return age(timestamp, now) > cfg.heartbeat_retention
-
-
-def _moved(
-    contract: Contract, target: ContractStatus, now: datetime, **changes: object
-) -> Contract:
-    # Through the one status table, so a service can never make a move users cannot.
-    check_transition(contract.status, target, TransitionFacts())
-    return contract.changed(now, status=target, status_changed_at=now, waiting_for=None, **changes)
-
-
-def _status_event(contract: Contract, target: ContractStatus, reason: str) -> NewEvent:
-    return status_changed(contract.id, contract.status.value, target.value, reason)

@@ -18,6 +18,7 @@ from typing import Any
 from core.config import parse_duration
 from core.errors import DomainError
 from core.events import LoggedEvent
+from core.evidence import evidence_of
 from core.model import Contract
 from core.status import ContractStatus
 from core.timing import stale_duration
@@ -319,12 +320,18 @@ async def advance(session: CliSession) -> int:
                 "Confirm this phase change?",
                 refusal="the phase guard needs a confirmation: rerun with --yes to confirm",
             )
+        # Bound to the request and evidence just reviewed when one is open for this phase
+        # (a busy contract then never conflicts over tasks or heartbeats), else the version.
+        seen = evidence_of(contract)
+        bound = seen is not None and bool(seen.transition_id) and seen.next_phase == args.phase
         answer = await client.change_phase(
             contract_id,
             args.phase,
             confirmed=contract.phase_guard,
             force=args.force,
-            expected_version=contract.version,
+            expected_version=None if bound else contract.version,
+            transition_id=seen.transition_id if bound and seen else None,
+            evidence_digest=seen.digest if bound and seen else None,
             idempotency_key=new_key(),
         )
     if answer.contract is None:

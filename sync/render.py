@@ -21,6 +21,7 @@ from core.timing import age
 
 SHORT_ID = 8
 ELLIPSIS = "…"
+SUMMARY_LINES = 12  # of a deliverable's summary in a review; `contracts show --format json` has all
 
 
 def fit(text: str, width: int) -> str:
@@ -175,14 +176,25 @@ def contract_summary(contract: Contract, now: datetime, width: int = 80) -> str:
 
 
 def deliverables_review(contract: Contract, phase: str) -> str:
-    """The deliverables of `phase` with what is done, for a reviewer confirming an advance."""
+    """The deliverables of `phase` with what is done, for a reviewer confirming an advance,
+    each with its link and the start of its summary (Markdown, shown as written)."""
     defs = contract.phase_config.deliverables_for(phase)
     if not defs:
         return f"  (phase {phase} has no deliverables)"
     done = set(contract.completed_in(phase))
-    return "\n".join(
-        f"  [{'x' if d.id in done else ' '}] {d.name} ({d.id}, {d.priority.value})" for d in defs
-    )
+    lines = []
+    for d in defs:
+        lines.append(f"  [{'x' if d.id in done else ' '}] {d.name} ({d.id}, {d.priority.value})")
+        note = contract.note_of(phase, d.id)
+        if note is not None and note.url:
+            lines.append(f"      {note.url}")
+        if note is not None and note.summary:
+            lines += [
+                f"      {line}".rstrip() for line in note.summary.splitlines()[:SUMMARY_LINES]
+            ]
+            if len(note.summary.splitlines()) > SUMMARY_LINES:
+                lines.append(f"      {ELLIPSIS}")
+    return "\n".join(lines)
 
 
 def event_text(event: LoggedEvent | Mapping[str, Any], width: int = 120) -> str:

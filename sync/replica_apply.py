@@ -10,11 +10,14 @@ with the cursor) and is skipped; the events table is keyed by `seq` as a second 
 Applying the same events twice therefore changes nothing.
 
 The traps:
-- Events say what changed, not everything that changed (no version, for one). Contract rows
-  converge through a refresh from `GET /contracts?updatedSince=`; `cursor.refresh_since`
-  remembers the oldest event not yet covered by one, so a crash loses no refresh.
+- Rows are folded from the events (`core.projection.contract_after`): each event is stamped
+  with the version and `updatedAt` its use case produced, so the row becomes the server's
+  without a round trip. Only a gap needs `GET /contracts?updatedSince=`: an unstamped event
+  (an older server), a type the fold does not reproduce, a version that skips a change, a
+  contract the replica does not hold. `cursor.refresh_since` remembers the oldest gap not
+  yet repaired, so a crash loses no refresh.
 - A refresh can bring a row NEWER than the events still to be applied. An event older than
-  the row's `updated_at` is then not applied to the row (it would move it back in time).
+  the row (a lower stamped version) is then not applied to it (it would move it back).
 - Tasks and questions reference their contract: rows of contracts the replica does not hold
   are not written (a `contract_created` adds a placeholder row, version 0, until the refresh
   brings the real one).
@@ -23,23 +26,21 @@ The traps:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from core.contract_change import status_effects, waiting_reason
+from core.contract_change import waiting_reason
 from core.events import EventType, LoggedEvent
 from core.model import (
     Contract,
-    DeliverableNote,
-    PendingPhaseConfirmation,
     Question,
     QuestionType,
 )
 from core.phases import ContractType
-from core.projection import is_activity
+from core.projection import contract_after, folds_exactly
 from core.status import ContractStatus, WaitingFor
 from core.store.rows import contract_from_row, contract_values
 from core.store.schema import contracts, events, questions
@@ -48,23 +49,6 @@ from sync.replica_history import HistoryFold, write_rows
 from sync.replica_schema import CURSOR_ID, sync_cursor
 
 E = EventType
-# Events that change contract columns beyond activity: their contract is refreshed.
-CONTRACT_CHANGING = frozenset(
-    {
-        E.CONTRACT_CREATED,
-        E.STATUS_CHANGED,
-        E.PHASE_CHANGED,
-        E.DELIVERABLE_COMPLETED,
-        E.PHASE_CONFIRMATION_REQUESTED,
-        E.CHANGES_REQUESTED,
-        E.CONTRACT_UPDATED,
-        E.TASK_CREATED,
-        E.TASK_COMPLETED,
-        E.QUESTION_ASKED,
-        E.QUESTION_ANSWERED,
-        E.QUESTION_TIMED_OUT,
-    }
-)
 _UPDATABLE_SET = frozenset(
     c.name for c in contracts.c if c.name not in ("id", "owner", "created_at")
 )
@@ -96,6 +80,7 @@ class PageResult:
     applied: int  # events new to the replica
     last_seq: int  # the cursor after the page
     changed: frozenset[str]  # contracts whose rows (or tasks, questions, events) changed
+    gaps: bool = False  # some row may differ from the server's: a refresh repairs it
 
 
 def apply_page(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> PageResult:
@@ -107,25 +92,20 @@ def apply_page(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> Pag
     store_events(conn, new, owner)
     fold = HistoryFold()
     fold.add_all(new)
-    held, changed = _apply_to_contracts(conn, new, owner, fold)
+    held, changed, gaps = _apply_to_contracts(conn, new, owner, fold)
     write_rows(conn, fold, present=set(held))
     _settle_waiting(conn, [held[cid] for cid in changed])
-    since = _oldest_changing(new)
+    since = min((e.at for e in gaps), default=None)
     if cursor.refresh_since is not None and (since is None or cursor.refresh_since < since):
         since = cursor.refresh_since
     last = new[-1].seq or cursor.last_seq
     write_cursor(conn, last_seq=last, refresh_since=since)
-    return PageResult(len(new), last, frozenset(e.contract_id for e in new))
+    return PageResult(len(new), last, frozenset(e.contract_id for e in new), bool(gaps))
 
 
 def _new_events(page: Sequence[LoggedEvent], last_seq: int) -> list[LoggedEvent]:
     unique = {e.seq: e for e in page if e.seq is not None and e.seq > last_seq}
     return [unique[seq] for seq in sorted(unique)]
-
-
-def _oldest_changing(new: Sequence[LoggedEvent]) -> datetime | None:
-    times = [e.at for e in new if e.type in CONTRACT_CHANGING]
-    return min(times) if times else None
 
 
 def store_events(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> None:
@@ -152,16 +132,20 @@ def store_events(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> N
 
 def _apply_to_contracts(
     conn: Connection, new: Sequence[LoggedEvent], owner: str, fold: HistoryFold
-) -> tuple[dict[str, Contract], set[str]]:
+) -> tuple[dict[str, Contract], set[str], list[LoggedEvent]]:
     """Fold the page's events into the contract rows; returns the page's contracts the
-    replica now holds (as they now are) and the ids of those whose rows were written."""
+    replica now holds (as they now are), the ids of those whose rows were written, and the
+    events the fold could not reproduce exactly (`core.projection.folds_exactly`)."""
     ids = {e.contract_id for e in new}
     loaded = _load_contracts(conn, ids)
     deleted: set[str] = set()
     created: list[Contract] = []
     current: dict[str, Contract] = dict(loaded)
+    gaps: list[LoggedEvent] = []
     for event in new:
         cid = event.contract_id
+        if event.type is not E.CONTRACT_DELETED and not folds_exactly(current.get(cid), event):
+            gaps.append(event)
         if event.type is E.CONTRACT_DELETED:
             deleted.add(cid)
             current.pop(cid, None)
@@ -171,10 +155,11 @@ def _apply_to_contracts(
                 created.append(placeholder)
                 current[cid] = placeholder
         elif cid in current:
-            current[cid] = apply_event(current[cid], event)
+            current[cid] = contract_after(current[cid], event)
     _write_contracts(conn, loaded, current, created, deleted)
     fold.forget(deleted)
-    return current, {cid for cid in current if cid not in loaded or current[cid] != loaded[cid]}
+    written = {cid for cid in current if cid not in loaded or current[cid] != loaded[cid]}
+    return current, written, gaps
 
 
 def _load_contracts(conn: Connection, ids: Iterable[str]) -> dict[str, Contract]:
@@ -236,91 +221,6 @@ def _placeholder(event: LoggedEvent, owner: str) -> Contract | None:
         last_activity_at=at,
         version=0,  # any real copy from the server wins
     )
-
-
-def apply_event(contract: Contract, event: LoggedEvent) -> Contract:
-    """The contract after `event` as far as the event tells (the refresh brings the rest).
-
-    An event older than the row (`at` before its `updatedAt`) is already reflected in it.
-    """
-    if is_activity(event.type) and event.at > contract.last_activity_at:
-        contract = replace(contract, last_activity_at=event.at, stale_notified_at=None)
-    if event.at < contract.updated_at:
-        return contract
-    changes = _changes(contract, event)
-    if not changes:
-        return contract
-    return replace(contract, updated_at=event.at, **changes)
-
-
-def _changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
-    p, t = event.payload, event.type
-    if t is E.STATUS_CHANGED:
-        return _status_changes(contract, event)
-    if t is E.PHASE_CHANGED:
-        return {"phase": str(p.get("new_phase", contract.phase)), "pending_confirmation": None}
-    if t is E.PHASE_CONFIRMATION_REQUESTED:
-        pending = PendingPhaseConfirmation(
-            str(p.get("transition_id", "")), str(p.get("next_phase", "")), event.at
-        )
-        return {"pending_confirmation": pending}
-    if t is E.CHANGES_REQUESTED:
-        return {"pending_confirmation": None}
-    if t is E.DELIVERABLE_COMPLETED:
-        return _deliverable(contract, str(p.get("phase", contract.phase)), p)
-    if t is E.CONTRACT_UPDATED:
-        return _updated_fields(p.get("changes"))
-    if t is E.TASK_CREATED and p.get("is_supervisor"):
-        return {"supervisor_task_id": p.get("task_id")}
-    return {}
-
-
-def _status_changes(contract: Contract, event: LoggedEvent) -> dict[str, Any]:
-    try:
-        target = ContractStatus(str(event.payload.get("new_status")))
-    except ValueError:
-        return {}
-    reason = event.payload.get("reason")
-    return status_effects(contract, target, event.at, reason, reason)
-
-
-def _deliverable(contract: Contract, phase: str, p: Mapping[str, Any]) -> dict[str, Any]:
-    """The deliverable recorded, and its note (url, summary) when the event carries one."""
-    deliverable = p.get("deliverable_id")
-    if not isinstance(deliverable, str):
-        return {}
-    changes: dict[str, Any] = {}
-    done = contract.completed_in(phase)
-    if deliverable not in done:
-        merged = dict(contract.completed_deliverables)
-        merged[phase] = (*done, deliverable)
-        changes["completed_deliverables"] = merged
-    url, summary = p.get("url"), p.get("summary")
-    if isinstance(url, str) or isinstance(summary, str):
-        note = DeliverableNote(
-            url if isinstance(url, str) else None, summary if isinstance(summary, str) else None
-        )
-        if contract.note_of(phase, deliverable) != note:
-            notes = dict(contract.deliverable_notes)
-            notes[phase] = {**notes.get(phase, {}), deliverable: note}
-            changes["deliverable_notes"] = notes
-    return changes
-
-
-_SETTINGS = {
-    "name": "name",
-    "description": "description",
-    "phase_guard": "phase_guard",
-    "phaseGuard": "phase_guard",
-    "auto_complete_enabled": "auto_complete_enabled",
-    "autoCompleteEnabled": "auto_complete_enabled",
-}
-
-
-def _updated_fields(changes: Any) -> dict[str, Any]:
-    if not isinstance(changes, Mapping):
-        return {}
-    return {_SETTINGS[k]: v for k, v in changes.items() if k in _SETTINGS}
 
 
 def _settle_waiting(conn: Connection, changed: Sequence[Contract]) -> None:

@@ -7,10 +7,11 @@ purpose: they are at least as new as the last event stored, so the log's effects
 need not be replayed; tasks and question history are folded from the log. The snapshot
 completes in one transaction with the cursor; an interrupted one is redone from scratch.
 
-Keep-current (`catch_up`, `on_event`): events are applied page by page, exactly once; then
-the contracts they touched are refreshed in bulk with `GET /contracts?updatedSince=` — one
-request (or a few pages) for any number of events, coalesced while one is running — so
-every field of a Contract converges to the server's, including those no event carries.
+Keep-current (`catch_up`, `on_event`): events are applied page by page, exactly once, and
+fold into the contract rows (each carries the version it produced). Only when a page has a
+gap the fold cannot close (see `sync.replica_apply`) are the contracts refreshed in bulk
+with `GET /contracts?updatedSince=` — one request (or a few pages) for any number of
+events, coalesced while one is running.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from core.clock import Clock, SystemClock
-from core.events import EventType, LoggedEvent
+from core.events import LoggedEvent
 from core.store.rows import contract_values
 from core.wire import contract_from_wire
 from sync.answers import EventPage
@@ -219,7 +220,7 @@ class ReplicaFeed:
                 self._pending[:0] = batch
                 await asyncio.sleep(APPLY_RETRY)
                 continue
-            if result.applied and any(e.type is not EventType.HEARTBEAT for e in batch):
+            if result.gaps:
                 self.request_refresh()
 
     def request_refresh(self) -> None:

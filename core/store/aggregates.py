@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from core.attention import REVIEWER_STATUSES
 from core.config import ContractTimeoutConfig
 from core.dashboard import (
     Dashboard,
@@ -27,14 +26,13 @@ from core.dashboard import (
 )
 from core.model import Question, QuestionStatus, TaskStatus
 from core.status import ContractStatus
-from core.store import event_log
+from core.store import event_log, predicates
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row
 from core.store.schema import contracts, questions, supervisor_liveness, tasks
 from core.store.unit_of_work import ReadUnitOfWork
 
 _OPEN = [s.value for s in ContractStatus if s.is_open]
-_REVIEWER = sorted(s.value for s in REVIEWER_STATUSES)
 
 
 def _scoped(query: Any, owner: str | None) -> Any:
@@ -82,10 +80,7 @@ def stale_list(
     conn: Connection, owner: str | None, now: datetime, cfg: ContractTimeoutConfig, limit: int
 ) -> list[StaleContractInfo]:
     """The longest-quiet stale contracts (at most `limit`)."""
-    query = select(contracts).where(
-        contracts.c.status == ContractStatus.ACTIVE.value,
-        contracts.c.last_activity_at < now - cfg.stale_threshold,
-    )
+    query = select(contracts).where(predicates.stale(now, cfg.stale_threshold))
     query = _scoped(query, owner).order_by(contracts.c.last_activity_at).limit(limit)
     rows = (conn.execute(query)).mappings().all()
     infos = (stale_info(contract_from_row(r), now, cfg) for r in rows)
@@ -94,7 +89,7 @@ def stale_list(
 
 def waiting_list(conn: Connection, owner: str | None, limit: int) -> list[WaitingContractInfo]:
     """Contracts waiting on the reviewer, longest waiting first, with their pending questions."""
-    query = select(contracts).where(contracts.c.status.in_(_REVIEWER))
+    query = select(contracts).where(predicates.waiting_on_reviewer())
     query = _scoped(query, owner).order_by(contracts.c.status_changed_at).limit(limit)
     waiting = [contract_from_row(r) for r in (conn.execute(query)).mappings().all()]
     pending = _pending_questions(conn, [c.id for c in waiting])

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 
-from core.attention import REVIEWER_STATUSES
+from core.attention import waiting_on_reviewer
 from core.clock import iso
 from core.errors import SupervisorNotFound
 from core.events import EventType, LoggedEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
-from core.store import event_log, feedback_log, sqlite_events
+from core.store import event_log, feedback_log, predicates, sqlite_events
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row, task_from_row
 from core.store.schema import (
@@ -110,13 +110,10 @@ def _filtered(query: Select[Any], owner: str | None, where: ContractFilter, now:
     if where.phase is not None:
         query = query.where(c.phase == where.phase)
     if where.stale_threshold is not None:
-        query = query.where(
-            c.status == ContractStatus.ACTIVE.value,
-            c.last_activity_at < now - where.stale_threshold,
-        )
+        query = query.where(predicates.stale(now, where.stale_threshold))
     if where.waiting:
         # Waiting on the reviewer, by core.attention's rule (the dashboard's list too).
-        query = query.where(c.status.in_(sorted(s.value for s in REVIEWER_STATUSES)))
+        query = query.where(predicates.waiting_on_reviewer())
     if where.updated_since is not None:
         query = query.where(c.updated_at >= where.updated_since)
     return query
@@ -143,15 +140,14 @@ async def inbox_sources(
     """The owner's contracts waiting on the reviewer or stale, and with `ready_phases` every
     active one with its tasks (auto-advance off: a met gate waits for a human).
 
-    The SQL narrows by the same rules `core.inbox` applies (REVIEWER_STATUSES, the stale
-    threshold); the rule itself decides on what is loaded.
+    The SQL narrows by core's rules (`core.store.predicates`); `core.inbox` then decides on
+    what is loaded.
     """
     c = contracts.c
     active = c.status == ContractStatus.ACTIVE.value
-    reviewer = c.status.in_(sorted(s.value for s in REVIEWER_STATUSES))
     wanted = or_(
-        reviewer,
-        active if ready_phases else and_(active, c.last_activity_at < now - stale_threshold),
+        predicates.waiting_on_reviewer(),
+        active if ready_phases else predicates.stale(now, stale_threshold),
     )
     query = select(contracts).where(wanted)
     if owner is not None:
@@ -160,7 +156,7 @@ async def inbox_sources(
 
     def work(uow: ReadUnitOfWork) -> InboxSources:
         found = [contract_from_row(r) for r in uow.conn.execute(query).mappings()]
-        waiting = [x.id for x in found if x.status in REVIEWER_STATUSES]
+        waiting = [x.id for x in found if waiting_on_reviewer(x) is not None]
         return InboxSources(
             tuple(found),
             tuple(_pending_questions(uow, waiting)),

@@ -25,7 +25,7 @@ from core.model import Contract, Question
 from core.outcome import Outcome
 from core.phases import ContractType
 from core.status import ContractStatus
-from core.store import event_log, inbox_marks
+from core.store import event_log, inbox_marks, predicates
 from core.store.engine import Store
 from core.store.schema import contracts, idempotency_records, supervisor_heartbeats
 from core.store.unit_of_work import WriteUnitOfWork
@@ -83,8 +83,7 @@ def stale_candidates(now: datetime, cfg: ContractTimeoutConfig) -> Select[Any]:
     """Active, quiet for longer than the threshold, not yet reported in this episode."""
     c = contracts.c
     return select(c.id).where(
-        c.status == ContractStatus.ACTIVE.value,
-        c.last_activity_at < now - cfg.stale_threshold,
+        predicates.stale(now, cfg.stale_threshold),
         or_(c.stale_notified_at.is_(None), c.stale_notified_at < c.last_activity_at),
     )
 

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from core.status import ContractStatus
+from core.store import predicates
 from core.store.aggregates import status_counts
-from core.store.schema import contracts
 from core.store.unit_of_work import ReadUnitOfWork
 from server.context import ServerContext
 from server.deps import CtxDep, presented_key
@@ -38,10 +38,7 @@ async def health(ctx: CtxDep) -> JSONResponse:
 
 async def _gauges(ctx: ServerContext) -> tuple[dict[str, int], int]:
     now = ctx.clock.now()
-    stale = select(func.count()).where(
-        contracts.c.status == ContractStatus.ACTIVE.value,
-        contracts.c.last_activity_at < now - ctx.config.stale_threshold,
-    )
+    stale = select(func.count()).where(predicates.stale(now, ctx.config.stale_threshold))
 
     def work(uow: ReadUnitOfWork) -> tuple[dict[str, int], int]:
         conn = uow.conn

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sync.cli_harness import Api, run_cli
+from tests.sync.cli_harness import Api, Terminal, run_cli
 from tests.sync.server_fixture import ServerProcess
 
 pytestmark = pytest.mark.timeout(180)
@@ -61,3 +61,26 @@ def test_an_unknown_key_is_one_line_without_a_traceback(
     assert result.code == 1
     assert result.err.strip().startswith("contracts: error: UNAUTHORIZED")
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_advance_reviews_the_evidence_and_confirms_the_request_reviewed(
+    as_reviewer: ServerProcess, api: Api
+) -> None:
+    made = api.active()
+    api.call(
+        "POST",
+        f"/contracts/{made['id']}/deliverables",
+        "supervisor",
+        deliverableId="plan-document",
+        url="https://git.example.org/plan.md",
+        summary="## Plan\n\n1. parse\n2. load",
+    )
+    waiting = api.get(made["id"])
+    assert waiting["pendingConfirmation"] is not None  # the gate asked for the advance
+    result = run_cli("advance", made["id"], "--phase", "execute", stdin=Terminal("y\n"))
+    assert result.code == 0, result.err
+    assert "      https://git.example.org/plan.md" in result.out
+    assert "      1. parse" in result.out
+    assert api.get(made["id"])["phase"] == "execute"
+    again = run_cli("advance", made["id"], "--phase", "plan", "--yes")  # back: no request open
+    assert again.code == 0, again.err
