@@ -152,7 +152,12 @@ def test_feedback_rejects_the_confirmation() -> None:
     desk = guarded_plan_done()
     phase(desk, "execute")
     outcome = phase(desk, "execute", feedback="Add rollback plan")
-    assert outcome.response == {"status": "changes_requested", "feedback": "Add rollback plan"}
+    feedback_id = outcome.response["feedbackId"] if outcome.response else None
+    assert outcome.response == {
+        "status": "changes_requested",
+        "feedback": "Add rollback plan",
+        "feedbackId": feedback_id,
+    }
     c = outcome.contract
     assert (c.status, c.waiting_for, c.pending_confirmation, c.phase) == (
         S.ACTIVE,
@@ -161,7 +166,9 @@ def test_feedback_rejects_the_confirmation() -> None:
         "plan",
     )
     assert outcome.events[0] == NewEvent(
-        E.CHANGES_REQUESTED, "c1", {"feedback": "Add rollback plan"}
+        E.CHANGES_REQUESTED,
+        "c1",
+        {"feedback": "Add rollback plan", "feedback_id": feedback_id, "phase": "plan"},
     )
     assert types(outcome) == [E.CHANGES_REQUESTED, E.STATUS_CHANGED]
 

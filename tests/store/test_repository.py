@@ -110,7 +110,12 @@ async def test_guarded_phase_change_waits_then_feedback_reactivates(
     assert again.response["transitionId"] == stored.pending_confirmation.transition_id
     before = await _log(store)
     feedback = await repo.change_phase(cid, REVIEWER, PhaseChangeRequest("execute", feedback="no"))
-    assert feedback.response == {"status": "changes_requested", "feedback": "no"}
+    assert feedback.response is not None
+    assert {k: feedback.response[k] for k in ("status", "feedback")} == {
+        "status": "changes_requested",
+        "feedback": "no",
+    }
+    assert feedback.response["feedbackId"] == feedback.events[0].payload["feedback_id"]
     assert feedback.contract.status is ContractStatus.ACTIVE
     assert feedback.contract.pending_confirmation is None
     await _assert_committed(store, feedback, before)
