@@ -201,6 +201,7 @@ class InboxSnoozed(EventPayload):
     KIND = EventType.INBOX_SNOOZED
     item_id: str
     until: str  # ISO 8601 UTC
+    revision: str | None = None  # the item's revision snoozed (core.inbox): a change ends it
 
 
 @dataclass(frozen=True, slots=True)

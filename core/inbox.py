@@ -40,18 +40,20 @@ from enum import StrEnum
 from typing import Any
 
 from core.attention import waiting_on_reviewer
-from core.clock import iso, utc
+from core.clock import iso, parse_iso, utc
 from core.config import ContractTimeoutConfig, parse_duration
 from core.errors import ValidationFailed
 from core.event_payloads import (
+    EventPayload,
     InboxClaimed,
     InboxClaimExpired,
     InboxEscalated,
     InboxSnoozed,
     InboxUnclaimed,
     InboxUnsnoozed,
+    payload_of,
 )
-from core.events import EventType, NewEvent
+from core.events import EventType, LoggedEvent, NewEvent
 from core.evidence import evidence_of
 from core.model import Contract, Question, Task
 from core.progress import ProgressAction, ProgressSettings, decide_progress
@@ -441,7 +443,7 @@ def unclaimed(mark: InboxMark) -> InboxMark:
 
 
 def snoozed_event(item: InboxItem, until: datetime) -> NewEvent:
-    payload = InboxSnoozed(item_id=item.id, until=iso(until) or "")
+    payload = InboxSnoozed(item_id=item.id, until=iso(until) or "", revision=item.revision)
     return NewEvent(EventType.INBOX_SNOOZED, item.contract_id, payload.to_wire())
 
 
@@ -493,3 +495,44 @@ def claim_expired_event(mark: InboxMark) -> NewEvent:
         item_id=mark.item_id, claimed_by=mark.claimed_by, claimed_at=iso(mark.claimed_at)
     )
     return NewEvent(EventType.INBOX_CLAIM_EXPIRED, mark.contract_id, payload.to_wire())
+
+
+def marks_from_events(events: Iterable[LoggedEvent]) -> dict[str, InboxMark]:
+    """The marks the snooze, claim and escalation events leave, by item id (events in seq
+    order; other types are skipped): what a replica, which holds the log but not the server's
+    marks table, lays on the items it derives. The owner is each event's."""
+    marks: dict[str, InboxMark] = {}
+    for event in events:
+        payload = payload_of(event.type, event.payload)
+        owner = event.owner or event.actor.owner
+        if isinstance(payload, InboxEscalated):
+            for escalated in payload.item_ids:
+                mark = marks.get(escalated) or InboxMark(escalated, owner, event.contract_id)
+                marks[escalated] = replace(mark, escalated_at=event.at)
+            continue
+        item_id = getattr(payload, "item_id", None)
+        if not isinstance(item_id, str):
+            continue
+        mark = marks.get(item_id) or InboxMark(item_id, owner, event.contract_id)
+        marks[item_id] = _marked(mark, payload, event)
+    return {ident: mark for ident, mark in marks.items() if not mark.is_empty}
+
+
+def _marked(mark: InboxMark, payload: EventPayload, event: LoggedEvent) -> InboxMark:
+    if isinstance(payload, InboxSnoozed):
+        until = parse_iso(payload.until)
+        return replace(
+            mark,
+            snoozed_until=until,
+            snoozed_by=event.actor.name,
+            snoozed_revision=payload.revision,
+        )
+    if isinstance(payload, InboxUnsnoozed):
+        return unsnoozed(mark)
+    if isinstance(payload, InboxClaimed):
+        return replace(
+            mark, claimed_by=payload.claimed_by, claimed_at=event.at, claim_expired_at=None
+        )
+    if isinstance(payload, InboxUnclaimed | InboxClaimExpired):
+        return unclaimed(mark)
+    return mark

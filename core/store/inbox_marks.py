@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select
 
-from core.inbox import InboxMark
-from core.store.schema import inbox_marks
+from core.events import EventType
+from core.inbox import InboxMark, marks_from_events
+from core.store.rows import event_from_row
+from core.store.schema import events, inbox_marks
 from core.store.unit_of_work import dialect_insert
 
 _COLUMNS = (
@@ -96,3 +98,23 @@ def claimed_before(conn: Connection, cutoff: datetime) -> Sequence[InboxMark]:
         c.claimed_at.is_not(None), c.claimed_at <= cutoff, c.claim_expired_at.is_(None)
     )
     return [_mark(row) for row in conn.execute(query).mappings()]
+
+
+# The events that leave marks (core.inbox.marks_from_events).
+MARK_EVENTS = [
+    t.value
+    for t in (
+        EventType.INBOX_SNOOZED,
+        EventType.INBOX_UNSNOOZED,
+        EventType.INBOX_CLAIMED,
+        EventType.INBOX_UNCLAIMED,
+        EventType.INBOX_CLAIM_EXPIRED,
+        EventType.INBOX_ESCALATED,
+    )
+]
+
+
+def marks_from_log(conn: Connection) -> dict[str, InboxMark]:
+    """The marks folded from the event log (a replica's: it holds the log, not the table)."""
+    query = select(events).where(events.c.type.in_(MARK_EVENTS)).order_by(events.c.seq)
+    return marks_from_events(event_from_row(row) for row in conn.execute(query).mappings())
