@@ -4,6 +4,7 @@ time is up or it changes, a claim shows who is on it and lapses (shrunken timing
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -261,3 +262,11 @@ def test_bad_snoozes_are_refused_naming_the_field(marks_server: ServerProcess) -
         "INBOX_ITEM_NOT_FOUND",
     )
     assert_error(ann.post("/inbox/stale:nope/claim"), 404, "INBOX_ITEM_NOT_FOUND")
+
+
+def test_keys_list_names_each_keys_person(marks_server: ServerProcess) -> None:
+    command = [*SERVER_CLI, "keys", "list", "--json", "--db", marks_server.db_url]
+    listed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    users = {(k["owner"], k["role"], k["user"]) for k in json.loads(listed.stdout)}
+    assert ("team", "reviewer", "Ann Example") in users
+    assert ("team", "admin", "team") in users  # no --user: the owner
