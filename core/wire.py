@@ -25,6 +25,7 @@ from core.actors import Actor, Role
 from core.clock import parse_iso
 from core.errors import ValidationFailed
 from core.events import EventType, LoggedEvent
+from core.feedback import FeedbackEntry, Reply
 from core.inbox import InboxItem, InboxKind
 from core.model import (
     Contract,
@@ -127,6 +128,27 @@ def inbox_item_from_wire(wire: Mapping[str, Any]) -> InboxItem:
         deadline=w.opt_time("deadline"),
         blocked_by=w.opt_text("blockedBy"),
         escalated=bool(wire.get("escalated", False)),
+    )
+
+
+def feedback_from_wire(wire: Mapping[str, Any]) -> FeedbackEntry:
+    """One entry of a contract's `feedback` thread (`GET /contracts/{id}`, the export)."""
+    w = _Fields(wire, "feedback")
+    raw_reply = wire.get("reply")
+    reply = None
+    if isinstance(raw_reply, Mapping):
+        r = _Fields(raw_reply, "feedback reply")
+        reply = Reply(r.text("kind"), r.text("text"), r.time("at"))
+    return FeedbackEntry(
+        id=w.text("id"),
+        contract_id=str(wire.get("contractId") or ""),
+        phase=w.opt_text("phase"),
+        feedback=w.text("feedback"),
+        requested_by=w.text("requestedBy"),
+        requested_at=w.time("requestedAt"),
+        acknowledged_at=w.opt_time("acknowledgedAt"),
+        acknowledged_via=w.opt_text("acknowledgedVia"),
+        reply=reply,
     )
 
 

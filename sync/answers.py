@@ -7,8 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.events import LoggedEvent
+from core.feedback import FeedbackEntry
 from core.model import Contract, Question, Task
-from core.wire import contract_from_wire, event_from_wire, question_from_wire, task_from_wire
+from core.wire import (
+    contract_from_wire,
+    event_from_wire,
+    feedback_from_wire,
+    question_from_wire,
+    task_from_wire,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,8 @@ class ContractDetail:
     supervisor: dict[str, Any] | None
     readiness: dict[str, Any] | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The feedback thread: each change request, whether the supervisor picked it up, its reply.
+    feedback: list[FeedbackEntry] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any], owner: str = "") -> ContractDetail:
@@ -41,6 +50,7 @@ class ContractDetail:
             supervisor=dict(supervisor) if isinstance(supervisor, Mapping) else None,
             readiness=dict(readiness) if isinstance(readiness, Mapping) else None,
             raw=dict(wire),
+            feedback=[feedback_from_wire(f) for f in wire.get("feedback") or []],
         )
 
 

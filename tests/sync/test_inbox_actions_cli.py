@@ -201,3 +201,19 @@ async def test_a_snooze_of_an_item_handled_meanwhile_is_rejected(
     done = await outbox.get(entry.id)
     assert done.state is S.REJECTED
     assert done.error_code == "INBOX_ITEM_NOT_FOUND"
+
+
+def test_show_tells_whether_the_supervisor_picked_the_feedback_up(
+    as_reviewer: ServerProcess, api: Api
+) -> None:
+    cid, _ = _awaiting(api)
+    asked = api.call("POST", f"/contracts/{cid}/phase", phase="execute", feedback="Add a rollback")
+    shown = run_cli("show", cid)
+    assert shown.code == 0, shown.err
+    line = next(x for x in shown.out.splitlines() if "Add a rollback" in x)
+    assert "[not yet picked up]" in line and "alice (plan)" in line
+    api.call("POST", f"/contracts/{cid}/feedback/{asked['feedbackId']}/ack", "supervisor")
+    api.call("POST", f"/contracts/{cid}/phase", "supervisor", phase="execute")
+    shown = run_cli("show", cid)
+    assert "[delivered]" in shown.out
+    assert "↳ supervisor request: asks again to move plan → execute" in shown.out
