@@ -6,7 +6,9 @@ again)."""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +16,48 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import assert_error, start_contract
-from tests.sync.server_fixture import ServerProcess, serving, simulating
+from tests.server.conftest import PG_ENV, assert_error, pg_execute, start_contract
+from tests.sync.server_fixture import (
+    ServerProcess,
+    create_key,
+    free_port,
+    serving,
+    simulating,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture(scope="module")
-def loop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    config = "[contracts]\nstale_threshold_minutes = 60.0\nheartbeat_timeout_seconds = 120.0\n"
-    with serving(tmp_path_factory.mktemp("feedback"), config) as server:
+CONFIG = "[contracts]\nstale_threshold_minutes = 60.0\nheartbeat_timeout_seconds = 120.0\n"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def loop_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp(f"feedback-{request.param}")
+    if request.param == "sqlite":
+        with serving(tmp, CONFIG) as server:
+            yield server
+        return
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        pytest.skip(f"{PG_ENV} not set")
+    database = f"cd_feedback_{uuid.uuid4().hex[:12]}"
+    pg_execute(f'CREATE DATABASE "{database}"')
+    db_url = f"{admin.rpartition('/')[0]}/{database}"
+    config = tmp / "server.toml"
+    config.write_text(CONFIG)
+    server = ServerProcess(tmp, db_url, free_port(), config)
+    try:
+        server.start()  # migrates
+        for role in ("admin", "reviewer", "supervisor"):
+            setattr(server, f"{role}_key", create_key(db_url, "alice", role))
         yield server
+    finally:
+        server.stop()
+        pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        assert "Traceback" not in server.log_text()
 
 
 @pytest.fixture
