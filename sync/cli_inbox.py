@@ -89,6 +89,8 @@ def _note(item: InboxItem, now: datetime) -> str:
         )
     if item.snoozed_until is not None:
         parts.append(f"snoozed {format_duration(item.snoozed_until - now)} more")
+    if item.escalated:
+        parts.append("escalated")
     if item.deadline is not None:
         left = item.deadline - now
         parts.append(f"due in {format_duration(left)}" if left.total_seconds() > 0 else "due now")
