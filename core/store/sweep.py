@@ -216,7 +216,8 @@ class Sweeper:
     async def expire_claims(self, now: datetime, report: SweepReport) -> None:
         """Release every lapsed inbox claim with an `inbox_claim_expired` event (the item
         alarms again); `core.inbox.claim_expiry_due` decides on the row read in the same
-        transaction, so two sweeping processes announce a lapse once."""
+        transaction, so two sweeping processes announce a lapse once. A claim on an item that
+        no longer waits (handled meanwhile) is released without an event: nothing alarms."""
         expiry = self.config.claim_expiry
 
         def work(uow: WriteUnitOfWork) -> list[LoggedEvent]:
@@ -225,6 +226,8 @@ class Sweeper:
                 if not inbox.claim_expiry_due(mark, now, expiry):
                     continue
                 inbox_marks.put_mark(uow.conn, uow.dialect, inbox.unclaimed(mark))
+                if not self._still_waits(uow, mark, now):
+                    continue
                 event = inbox.claim_expired_event(mark)
                 logged += event_log.append(
                     uow.conn, uow.dialect, [event], owner=mark.owner, actor=SYSTEM, at=now
@@ -233,6 +236,18 @@ class Sweeper:
             return logged
 
         report.events.extend(await self.store.run_write(work))
+
+    def _still_waits(self, uow: WriteUnitOfWork, mark: inbox.InboxMark, now: datetime) -> bool:
+        """Whether the marked item is still one of its contract's inbox items."""
+        try:
+            contract = uow.contract(mark.contract_id, mark.owner)
+        except DomainError:  # the contract is gone
+            return False
+        pending = uow.questions(contract.id, pending_only=True)
+        tasks = uow.tasks(contract.id)
+        cfg = self.config
+        items = inbox.contract_items(contract, now, cfg.stale_threshold, pending, tasks, cfg)
+        return any(item.id == mark.item_id for item in items)
 
     async def purge_heartbeats(self, now: datetime) -> int:
         """Delete heartbeats older than the retention (the liveness rows are kept)."""

@@ -270,3 +270,15 @@ def test_keys_list_names_each_keys_person(marks_server: ServerProcess) -> None:
     users = {(k["owner"], k["role"], k["user"]) for k in json.loads(listed.stdout)}
     assert ("team", "reviewer", "Ann Example") in users
     assert ("team", "admin", "team") in users  # no --user: the owner
+
+
+def test_a_claim_on_an_item_handled_meanwhile_lapses_without_an_alarm(
+    marks_server: ServerProcess,
+) -> None:
+    ann = _client(marks_server, "ann")
+    cid, item = _awaiting(marks_server)
+    assert ann.post(f"/inbox/{item}/claim").status_code == 200
+    confirmed = ann.post(f"/contracts/{cid}/phase", json={"phase": "execute", "confirmed": True})
+    assert confirmed.status_code == 200, confirmed.text
+    time.sleep(3.0)  # past the 1.8 s expiry, several sweeps
+    assert [e for e in _history(ann, cid) if e["type"] == "inbox_claim_expired"] == []
