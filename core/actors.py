@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -16,8 +16,20 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
+    """`user` is the person behind the key (`keys create --user`); None: the owner itself.
+
+    Two actors of the same owner and role are the same actor whoever holds the key: the
+    name is for people to read (events, claims), permissions never look at it.
+    """
+
     owner: str
     role: Role
+    user: str | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        """The person a reader sees: the key's user, else its owner."""
+        return self.user or self.owner
 
     @property
     def is_human(self) -> bool:
@@ -28,7 +40,10 @@ class Actor:
         return self.role is Role.SUPERVISOR
 
     def to_wire(self) -> dict[str, Any]:
-        return {"owner": self.owner, "role": str(self.role)}
+        wire: dict[str, Any] = {"owner": self.owner, "role": str(self.role)}
+        if self.user is not None:
+            wire["user"] = self.user
+        return wire
 
 
 SYSTEM = Actor("system", Role.SYSTEM)

@@ -44,6 +44,13 @@ class ContractTimeoutConfig:
     monitor_ws_buffer_size: int = 1000  # a count of events, so a whole number
     stale_detection_interval_seconds: float = 60.0
     heartbeat_retention_hours: float = 24.0  # not in §8.1: the 24 h TTL of §3.5 made settable
+    claim_expiry_hours: float = 24.0  # an inbox claim lapses after this, and the item alarms
+    # What a contract waiting on a person does when nobody answers, for phases whose
+    # phaseConfig names no policy: "timeout" (pause after input_timeout_hours, as always),
+    # "wait" (forever), or "escalate" (after escalate_after_hours, tell `escalate_to`).
+    wait_policy: str = "timeout"
+    escalate_after_hours: float = 4.0
+    escalate_to: str = ""  # comma-separated owners or key users to notify
 
     @property
     def stale_threshold(self) -> timedelta:
@@ -72,6 +79,18 @@ class ContractTimeoutConfig:
     @property
     def heartbeat_retention(self) -> timedelta:
         return timedelta(hours=self.heartbeat_retention_hours)
+
+    @property
+    def escalate_after(self) -> timedelta:
+        return timedelta(hours=self.escalate_after_hours)
+
+    @property
+    def escalation_list(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.escalate_to.split(",") if name.strip())
+
+    @property
+    def claim_expiry(self) -> timedelta:
+        return timedelta(hours=self.claim_expiry_hours)
 
     @property
     def stale_detection_interval(self) -> timedelta:
@@ -301,6 +320,8 @@ def _from_text(kind: type, text: str) -> Any:
     Only the environment is read this way: in TOML, `"30"` is a string and a wrong type.
     """
     word = text.strip().lower()
+    if kind is str:
+        return text.strip()
     if kind is bool:
         return word in _TRUE if word in _TRUE | _FALSE else text
     try:
@@ -320,8 +341,19 @@ def _apply(config: C, values: Mapping[str, Any], source: str, kinds: Mapping[str
     return replace(config, **checked)  # type: ignore[type-var]
 
 
-def _check_value(key: str, kind: type, value: Any, source: str) -> bool | int | float:
+# Text settings that take one of a few words.
+CHOICES: Mapping[str, tuple[str, ...]] = {"wait_policy": ("wait", "escalate", "timeout")}
+
+
+def _check_value(key: str, kind: type, value: Any, source: str) -> bool | int | float | str:
     """Check one value against its key's kind; durations and counts must be positive."""
+    if kind is str:
+        if not isinstance(value, str):
+            raise _bad(key, value, source, "text")
+        choices = CHOICES.get(key)
+        if choices is not None and value not in choices:
+            raise _bad(key, value, source, f"one of {', '.join(choices)}")
+        return value
     if kind is bool:
         if not isinstance(value, bool):
             raise _bad(key, value, source, "true or false")

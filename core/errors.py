@@ -19,8 +19,10 @@ __all__ = [
     "ErrorCode",
     "EvidenceChanged",
     "FeatureDisabled",
+    "FeedbackNotFound",
     "Forbidden",
     "IdempotencyKeyReused",
+    "InboxItemNotFound",
     "InvalidDeliverable",
     "InvalidTransition",
     "PhaseGuardRequired",
@@ -52,6 +54,27 @@ class ContractNotFound(DomainError):
 
     def __init__(self, contract_id: str) -> None:
         super().__init__(f"Contract {contract_id} not found", {"contract_id": contract_id})
+
+
+class InboxItemNotFound(DomainError):
+    """No item of that id waits on the caller's owner (handled, or never was)."""
+
+    code = ErrorCode.INBOX_ITEM_NOT_FOUND
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"Inbox item {item_id} not found", {"item_id": item_id})
+
+
+class FeedbackNotFound(DomainError):
+    """The contract has no feedback of that id (core.feedback)."""
+
+    code = ErrorCode.FEEDBACK_NOT_FOUND
+
+    def __init__(self, contract_id: str, feedback_id: str) -> None:
+        super().__init__(
+            f"Contract {contract_id} has no feedback {feedback_id}",
+            {"contract_id": contract_id, "feedback_id": feedback_id},
+        )
 
 
 class TaskNotFound(DomainError):

@@ -131,6 +131,16 @@ class PhaseConfirmationRequested(EventPayload):
 class ChangesRequested(EventPayload):
     KIND = EventType.CHANGES_REQUESTED
     feedback: str
+    # The thread's id (core.feedback) and the phase it is about; None on older events.
+    feedback_id: str | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAcknowledged(EventPayload):
+    KIND = EventType.FEEDBACK_ACKNOWLEDGED
+    feedback_id: str
+    via: str = "ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +205,57 @@ class Heartbeat(EventPayload):
     progress: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboxSnoozed(EventPayload):
+    KIND = EventType.INBOX_SNOOZED
+    item_id: str
+    until: str  # ISO 8601 UTC
+    revision: str | None = None  # the item's revision snoozed (core.inbox): a change ends it
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUnsnoozed(EventPayload):
+    KIND = EventType.INBOX_UNSNOOZED
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxClaimed(EventPayload):
+    KIND = EventType.INBOX_CLAIMED
+    item_id: str
+    claimed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUnclaimed(EventPayload):
+    KIND = EventType.INBOX_UNCLAIMED
+    item_id: str
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxClaimExpired(EventPayload):
+    KIND = EventType.INBOX_CLAIM_EXPIRED
+    item_id: str
+    claimed_by: str | None = None
+    claimed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEscalated(EventPayload):
+    KIND = EventType.INBOX_ESCALATED
+    phase: str
+    item_ids: tuple[str, ...] = ()
+    escalate_to: tuple[str, ...] = ()
+    waited_secs: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = asdict(self)
+        wire["item_ids"] = list(self.item_ids)
+        wire["escalate_to"] = list(self.escalate_to)
+        return wire
+
+
 _TYPES: Mapping[EventType, type[EventPayload]] = {
     cls.KIND: cls
     for cls in (
@@ -209,6 +270,7 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         QuestionAnswered,
         PhaseConfirmationRequested,
         ChangesRequested,
+        FeedbackAcknowledged,
         SupervisorRestartRequested,
         ContractDeleted,
         TaskCreated,
@@ -217,6 +279,12 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         ContractUpdated,
         WorktreeCleanupRequested,
         Heartbeat,
+        InboxSnoozed,
+        InboxUnsnoozed,
+        InboxClaimed,
+        InboxUnclaimed,
+        InboxClaimExpired,
+        InboxEscalated,
     )
     if cls.KIND is not None
 }
@@ -242,8 +310,9 @@ def payload_of(event_type: EventType | str, wire: Mapping[str, Any]) -> EventPay
     if cls is None:
         return RawPayload(dict(wire))
     values = {f.name: wire[f.name] for f in fields(cls) if f.name in wire}
-    if "choices" in values and isinstance(values["choices"], list):
-        values["choices"] = tuple(str(c) for c in values["choices"])
+    for name in ("choices", "item_ids", "escalate_to"):  # lists on the wire, tuples here
+        if name in values and isinstance(values[name], list):
+            values[name] = tuple(str(c) for c in values[name])
     try:
         payload = cls(**values)
     except TypeError:

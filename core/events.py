@@ -46,7 +46,8 @@ class EventType(StrEnum):
     PHASE_CONFIRMATION_REQUESTED = (
         "phase_confirmation_requested"  # current_phase, next_phase, transition_id
     )
-    CHANGES_REQUESTED = "changes_requested"  # feedback
+    CHANGES_REQUESTED = "changes_requested"  # feedback, feedback_id, phase
+    FEEDBACK_ACKNOWLEDGED = "feedback_acknowledged"  # feedback_id, via (ack | heartbeat)
     SUPERVISOR_RESTART_REQUESTED = "supervisor_restart_requested"
     CONTRACT_DELETED = "contract_deleted"
     TASK_CREATED = "task_created"  # task_id, task_name, is_supervisor
@@ -55,6 +56,12 @@ class EventType(StrEnum):
     CONTRACT_UPDATED = "contract_updated"  # changed fields
     WORKTREE_CLEANUP_REQUESTED = "worktree_cleanup_requested"  # path, supervisor_task_id
     HEARTBEAT = "heartbeat"  # transient: state, activity, progress; never stored
+    INBOX_SNOOZED = "inbox_snoozed"  # item_id, until
+    INBOX_UNSNOOZED = "inbox_unsnoozed"  # item_id
+    INBOX_CLAIMED = "inbox_claimed"  # item_id, claimed_by
+    INBOX_UNCLAIMED = "inbox_unclaimed"  # item_id, claimed_by (who had it)
+    INBOX_CLAIM_EXPIRED = "inbox_claim_expired"  # item_id, claimed_by, claimed_at
+    INBOX_ESCALATED = "inbox_escalated"  # phase, item_ids, escalate_to, waited_secs
 
 
 # Events a reviewer must look at (the CLI's --quiet keeps only these).

@@ -236,9 +236,17 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         return change.outcome(now, decision=confirmation_request(contract, tasks, pending))
     change.set(pending_confirmation=None)
     if decision.kind is PhaseChangeKind.CHANGES_REQUESTED:
-        change.emit(EventType.CHANGES_REQUESTED, feedback=request.feedback)
+        # The request's fresh id names the feedback thread (core.feedback).
+        change.emit(
+            EventType.CHANGES_REQUESTED,
+            feedback=request.feedback,
+            feedback_id=transition_id,
+            phase=contract.phase,
+        )
         change.settle_waiting(now, questions)
-        return change.outcome(now, decision=FeedbackRecorded(request.feedback or ""))
+        return change.outcome(
+            now, decision=FeedbackRecorded(request.feedback or "", feedback_id=transition_id)
+        )
     change.set(phase=decision.target_phase)
     change.touch(now)
     change.emit(

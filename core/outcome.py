@@ -55,6 +55,7 @@ class FeedbackRecorded:
     """A reviewer asked for changes instead of confirming; the contract works on."""
 
     feedback: str
+    feedback_id: str | None = None  # names the thread the supervisor acknowledges
 
 
 @dataclass(frozen=True, slots=True)

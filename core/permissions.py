@@ -23,6 +23,8 @@ class ReviewerOnly(StrEnum):
     RESTART_SUPERVISOR = "request a supervisor restart"
     ANSWER_QUESTION = "answer questions"
     REQUEST_CHANGES = "request changes (feedback on a phase change)"
+    SNOOZE_ITEM = "snooze inbox items"
+    CLAIM_ITEM = "claim inbox items"
 
 
 # Roles that may take every reviewer-only action (admin: everything a reviewer may).
@@ -34,3 +36,15 @@ def check_reviewer_action(actor: Actor, action: ReviewerOnly) -> None:
     if actor.role in REVIEWER_ROLES or actor.role is Role.SYSTEM:
         return
     raise Forbidden(f"A supervisor key may not {action}; that is a reviewer's decision")
+
+
+# Roles that may acknowledge feedback: the supervisor it was sent to (admin: anything).
+ACKNOWLEDGING_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.SYSTEM})
+
+
+def check_acknowledge_feedback(actor: Actor) -> None:
+    """Raise 403 FORBIDDEN unless `actor` may say the supervisor picked feedback up."""
+    if actor.role not in ACKNOWLEDGING_ROLES:
+        raise Forbidden(
+            "A reviewer key may not acknowledge feedback; the contract's supervisor does"
+        )

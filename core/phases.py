@@ -44,6 +44,31 @@ class PhaseDef:
         return {"id": self.id, "name": self.name, "order": self.order}
 
 
+class WaitPolicyKind(StrEnum):
+    """What a contract waiting on a person in a phase does when nobody answers."""
+
+    WAIT = "wait"  # wait as long as it takes
+    ESCALATE = "escalate"  # after a while, mark the items escalated and tell the escalation list
+    TIMEOUT = "timeout"  # after a while, pause the contract (the input timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitPolicy:
+    """A phase's wait policy; `after_hours` None takes the settings' figure for the kind."""
+
+    kind: WaitPolicyKind
+    after_hours: float | None = None
+    escalate_to: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"policy": self.kind.value}
+        if self.after_hours is not None:
+            wire["afterHours"] = self.after_hours
+        if self.escalate_to:
+            wire["escalateTo"] = list(self.escalate_to)
+        return wire
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseConfig:
     """Ordered phases with their deliverables. `phases` is kept sorted by `order`."""
@@ -51,6 +76,7 @@ class PhaseConfig:
     phases: tuple[PhaseDef, ...]
     default_phase: str
     deliverables: Mapping[str, tuple[DeliverableDef, ...]] = field(default_factory=dict)
+    wait_policies: Mapping[str, WaitPolicy] = field(default_factory=dict)  # by phase id
 
     @property
     def phase_ids(self) -> list[str]:
@@ -89,11 +115,14 @@ class PhaseConfig:
         ]
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "phases": [p.to_wire() for p in self.phases],
             "defaultPhase": self.default_phase,
             "deliverables": {k: [d.to_wire() for d in v] for k, v in self.deliverables.items()},
         }
+        if self.wait_policies:
+            wire["waitPolicies"] = {k: v.to_wire() for k, v in self.wait_policies.items()}
+        return wire
 
 
 def _linear(*phases: tuple[str, str, str | None, str | None]) -> PhaseConfig:
@@ -165,7 +194,63 @@ def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
     default = raw.get(wire_alias("default_phase"), raw.get("default_phase", ids[0]))
     if not isinstance(default, str) or default not in ids:
         raise ValidationFailed(f"phaseConfig.defaultPhase must be one of: {', '.join(ids)}")
-    return PhaseConfig(phases, default, _parse_deliverables(raw.get("deliverables") or {}, ids))
+    deliverables = _parse_deliverables(raw.get("deliverables") or {}, ids)
+    policies = raw.get("waitPolicies", raw.get("wait_policies")) or {}
+    return PhaseConfig(phases, default, deliverables, _parse_wait_policies(policies, ids))
+
+
+_POLICY_KEYS = frozenset({"policy", "afterHours", "escalateTo"})
+
+
+def _parse_wait_policies(raw: Any, phase_ids: list[str]) -> dict[str, WaitPolicy]:
+    """`{phase: {policy, afterHours?, escalateTo?}}`; unknown phases or keys are refused."""
+    field_name = "phaseConfig.waitPolicies"
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed(
+            f"{field_name} must be an object {{phase: {{policy, afterHours?, escalateTo?}}}}",
+            details={"field": field_name},
+        )
+    return {
+        phase: _parse_wait_policy(phase, item, phase_ids, field_name) for phase, item in raw.items()
+    }
+
+
+def _parse_wait_policy(phase: str, item: Any, phase_ids: list[str], where: str) -> WaitPolicy:
+    here = f"{where}.{phase}"
+    if phase not in phase_ids:
+        raise ValidationFailed(f"{where} names unknown phase '{phase}'", details={"field": here})
+    if not isinstance(item, Mapping):
+        raise ValidationFailed(f"{here} must be an object", details={"field": here})
+    unknown = sorted(str(k) for k in item if k not in _POLICY_KEYS)
+    if unknown:
+        raise ValidationFailed(
+            f"{here} has unknown key(s): {', '.join(unknown)}; valid: "
+            f"{', '.join(sorted(_POLICY_KEYS))}",
+            details={"field": f"{here}.{unknown[0]}"},
+        )
+    try:
+        kind = WaitPolicyKind(str(item.get("policy")))
+    except ValueError:
+        raise ValidationFailed(
+            f"{here}.policy must be one of wait, escalate, timeout",
+            details={"field": f"{here}.policy"},
+        ) from None
+    after = item.get("afterHours")
+    if after is not None and (
+        isinstance(after, bool) or not isinstance(after, int | float) or not 0 < after < 1e6
+    ):
+        raise ValidationFailed(
+            f"{here}.afterHours must be a positive number of hours",
+            details={"field": f"{here}.afterHours"},
+        )
+    targets = item.get("escalateTo") or []
+    if not isinstance(targets, list) or not all(isinstance(t, str) and t for t in targets):
+        raise ValidationFailed(
+            f"{here}.escalateTo must be a list of owners or key users",
+            details={"field": f"{here}.escalateTo"},
+        )
+    hours = None if after is None else float(after)
+    return WaitPolicy(kind, hours, tuple(targets))
 
 
 def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:

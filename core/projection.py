@@ -22,7 +22,14 @@ from core.event_payloads import (
     ContractDeleted,
     DeliverableCompleted,
     EventPayload,
+    FeedbackAcknowledged,
     Heartbeat,
+    InboxClaimed,
+    InboxClaimExpired,
+    InboxEscalated,
+    InboxSnoozed,
+    InboxUnclaimed,
+    InboxUnsnoozed,
     PhaseChanged,
     PhaseConfirmationRequested,
     QuestionAnswered,
@@ -102,6 +109,13 @@ def _heartbeat(p: Heartbeat) -> str:
     return f"heartbeat {_q(p.state)}{progress}{activity}"
 
 
+def _escalated(p: InboxEscalated) -> str:
+    to = ", ".join(p.escalate_to) or "nobody named"
+    return (
+        f"escalated {len(p.item_ids)} waiting item(s) in {p.phase} to {to} after {p.waited_secs} s"
+    )
+
+
 _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     ContractCreated: lambda p: f"created the contract {p.name} ({p.contract_type})",
     StatusChanged: _status_changed,
@@ -114,11 +128,20 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     QuestionAnswered: lambda p: f"answered: {p.answer}",
     PhaseConfirmationRequested: lambda p: f"asked to move {p.current_phase} → {p.next_phase}",
     ChangesRequested: lambda p: f"requested changes: {p.feedback}",
+    FeedbackAcknowledged: lambda p: f"picked up the feedback ({p.via})",
     ContractDeleted: lambda p: f"deleted the contract {_q(p.name)}",
     TaskCreated: lambda p: f"created task {p.task_name}",
     TaskUpdated: lambda p: f"task {p.task_name}: {p.old_status} → {p.new_status}",
     Heartbeat: _heartbeat,
     WorktreeCleanupRequested: lambda p: f"asked the daemon to remove the worktree {p.path}",
+    InboxSnoozed: lambda p: f"snoozed {p.item_id} until {p.until}",
+    InboxUnsnoozed: lambda p: f"unsnoozed {p.item_id}",
+    InboxClaimed: lambda p: f"claimed {p.item_id} ({p.claimed_by} is on it)",
+    InboxUnclaimed: lambda p: f"released the claim on {p.item_id}",
+    InboxEscalated: _escalated,
+    InboxClaimExpired: lambda p: (
+        f"claim by {_q(p.claimed_by)} on {p.item_id} lapsed: it alarms again"
+    ),
 }
 
 # Types whose payload carries nothing worth a sentence of its own.
@@ -208,6 +231,22 @@ FOLDED_EVENTS = frozenset(
 )
 
 
+# Events that never change the contract row (snooze, claim, escalation, feedback picked up):
+# they carry no version stamp, and there is nothing to fold, so a replica holding the
+# contract reproduces the row exactly without asking the server.
+ROW_NEUTRAL_EVENTS = frozenset(
+    {
+        E.INBOX_SNOOZED,
+        E.INBOX_UNSNOOZED,
+        E.INBOX_CLAIMED,
+        E.INBOX_UNCLAIMED,
+        E.INBOX_CLAIM_EXPIRED,
+        E.INBOX_ESCALATED,
+        E.FEEDBACK_ACKNOWLEDGED,
+    }
+)
+
+
 def stamp_of(event: LoggedEvent) -> tuple[int, datetime] | None:
     """The contract `version` and `updated_at` the event's use case produced (None: the
     server did not stamp it, as an older one does not)."""
@@ -222,7 +261,10 @@ def stamp_of(event: LoggedEvent) -> tuple[int, datetime] | None:
 
 def folds_exactly(contract: Contract | None, event: LoggedEvent) -> bool:
     """Whether `contract_after(contract, event)` is the server's row: the event is stamped,
-    of a folded type, and follows the row's version without a change in between."""
+    of a folded type, and follows the row's version without a change in between (or the
+    event never changes the row)."""
+    if event.type in ROW_NEUTRAL_EVENTS:
+        return contract is not None
     if contract is None or event.type not in FOLDED_EVENTS:
         return False
     stamp = stamp_of(event)

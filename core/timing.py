@@ -10,7 +10,7 @@ duration has fully elapsed (`start + duration <= now`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core.clock import iso, utc
@@ -19,6 +19,7 @@ from core.contract_change import ContractChange
 from core.events import EventType, NewEvent
 from core.model import Contract, Question, QuestionStatus
 from core.outcome import Outcome
+from core.phases import WaitPolicyKind
 from core.status import ContractStatus
 
 INPUT_TIMEOUT_REASON = "input timeout"
@@ -74,11 +75,61 @@ def detect_stale(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) 
     )
 
 
-def input_timed_out(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
-    """`waiting_for_input` for the whole input timeout (counted from entering that status)."""
+@dataclass(frozen=True, slots=True)
+class WaitRule:
+    """What waiting on a person does in the contract's phase: `kind`, after how long
+    (`after`; None for `wait`), and whom an escalation names."""
+
+    kind: WaitPolicyKind
+    after: timedelta | None
+    escalate_to: tuple[str, ...] = ()
+
+
+def wait_rule(contract: Contract, cfg: ContractTimeoutConfig) -> WaitRule:
+    """The phase's own policy (its phaseConfig's `waitPolicies`), else the settings'
+    `wait_policy`; durations the policy does not give are the settings' (`input_timeout`
+    for a timeout, `escalate_after` for an escalation)."""
+    policy = contract.phase_config.wait_policies.get(contract.phase)
+    kind = policy.kind if policy is not None else WaitPolicyKind(cfg.wait_policy)
+    hours = policy.after_hours if policy is not None else None
+    given = None if hours is None else timedelta(hours=hours)
+    if kind is WaitPolicyKind.TIMEOUT:
+        return WaitRule(kind, given or cfg.input_timeout)
+    if kind is WaitPolicyKind.ESCALATE:
+        names = (policy.escalate_to if policy is not None else ()) or cfg.escalation_list
+        return WaitRule(kind, given or cfg.escalate_after, names)
+    return WaitRule(kind, None)
+
+
+def wait_deadline(contract: Contract, cfg: ContractTimeoutConfig) -> datetime | None:
+    """When a contract waiting for input times out or escalates (None: it waits as long as
+    it takes, or it does not wait for input)."""
     if contract.status is not ContractStatus.WAITING_FOR_INPUT:
+        return None
+    rule = wait_rule(contract, cfg)
+    return None if rule.after is None else contract.status_changed_at + rule.after
+
+
+def input_timed_out(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:
+    """`waiting_for_input` for the whole input timeout (counted from entering that status),
+    in a phase whose wait policy is `timeout`."""
+    rule = wait_rule(contract, cfg)
+    if rule.kind is not WaitPolicyKind.TIMEOUT:
         return False
-    return age(contract.status_changed_at, now) >= cfg.input_timeout
+    deadline = wait_deadline(contract, cfg)
+    return deadline is not None and utc(deadline) <= utc(now)
+
+
+def escalation_due(
+    contract: Contract, now: datetime, cfg: ContractTimeoutConfig
+) -> WaitRule | None:
+    """The escalation rule when a contract waiting for input in an `escalate` phase has
+    waited past its time (None: not due, or another policy)."""
+    rule = wait_rule(contract, cfg)
+    if rule.kind is not WaitPolicyKind.ESCALATE:
+        return None
+    deadline = wait_deadline(contract, cfg)
+    return rule if deadline is not None and utc(deadline) <= utc(now) else None
 
 
 def apply_input_timeout(

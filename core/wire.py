@@ -28,11 +28,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from core.actors import Actor, Role
 from core.api.contracts import ContractPublic, QuestionPublic, TaskPublic
+from core.api.feedback import FeedbackPublic
 from core.api.inbox import InboxItemPublic
 from core.api.worktrees import WorktreePublic
 from core.clock import parse_iso
 from core.errors import ValidationFailed
 from core.events import EventType, LoggedEvent
+from core.feedback import FeedbackEntry
 from core.inbox import InboxItem
 from core.model import Contract, Question, Task
 from core.worktrees import ReportedWorktree
@@ -57,6 +59,11 @@ def inbox_item_from_wire(wire: Mapping[str, Any]) -> InboxItem:
 def worktree_from_wire(wire: Mapping[str, Any]) -> ReportedWorktree:
     """One entry of `GET /worktrees`."""
     return _read(WorktreePublic, wire, "worktree").to_domain()
+
+
+def feedback_from_wire(wire: Mapping[str, Any]) -> FeedbackEntry:
+    """One entry of a contract's `feedback` thread (`GET /contracts/{id}`, the export)."""
+    return _read(FeedbackPublic, wire, "feedback").to_domain(str(wire.get("contractId") or ""))
 
 
 def task_from_wire(wire: Mapping[str, Any]) -> Task:
@@ -112,7 +119,10 @@ def actor_from_wire(wire: Any) -> Actor:
     if not isinstance(wire, Mapping):
         raise _bad("event", "actor", wire, "an object {owner, role}")
     w = _Fields(wire, "actor")
-    return Actor(w.text("owner"), w.enum("role", Role))
+    user = wire.get("user")
+    if user is not None and not isinstance(user, str):
+        raise _bad("actor", "user", user, "a string or null")
+    return Actor(w.text("owner"), w.enum("role", Role), user)
 
 
 def _bad(kind: str, key: str, value: Any, expected: str) -> ValidationFailed:

@@ -45,7 +45,16 @@ from server.idempotency import IdempotencyMiddleware
 from server.metrics import Metrics
 from server.notify import PgEventBridge
 from server.request_guard import RequestGuard
-from server.routes import batch, history, inbox, operations, questions, supervisors, worktrees
+from server.routes import (
+    batch,
+    feedback,
+    history,
+    inbox,
+    operations,
+    questions,
+    supervisors,
+    worktrees,
+)
 from server.routes import contracts as contract_routes
 from server.services import BackgroundServices
 
@@ -177,6 +186,7 @@ def create_app(
         operations,
         worktrees,
         inbox,
+        feedback,
     ):
         app.include_router(module.router)
     app.include_router(monitor.router)

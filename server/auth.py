@@ -69,12 +69,21 @@ class KeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    user: str | None = None
 
 
-async def create_key(conn: AsyncConnection, owner: str, role: Role, now: datetime) -> str:
-    """Store a new key's hash and return the plaintext (shown once, never stored)."""
+async def create_key(
+    conn: AsyncConnection, owner: str, role: Role, now: datetime, user: str | None = None
+) -> str:
+    """Store a new key's hash and return the plaintext (shown once, never stored).
+
+    `user` is the person the key belongs to (None or blank: the owner); events and claims
+    made with the key show it."""
     if not owner.strip():
         raise ValidationFailed("A key needs a non-empty owner")
+    name = (user or "").strip() or owner.strip()
+    if len(name) > 200:
+        raise ValidationFailed("A key's user name is at most 200 characters")
     key = generate_key()
     await conn.execute(
         api_keys.insert().values(
@@ -85,6 +94,7 @@ async def create_key(conn: AsyncConnection, owner: str, role: Role, now: datetim
             key_prefix=key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8],
             created_at=now,
             revoked_at=None,
+            user_name=name,
         )
     )
     return key
@@ -92,7 +102,10 @@ async def create_key(conn: AsyncConnection, owner: str, role: Role, now: datetim
 
 async def list_keys(conn: AsyncConnection) -> list[KeyInfo]:
     rows = await conn.execute(select(api_keys).order_by(api_keys.c.created_at))
-    return [KeyInfo(r.id, r.owner, r.role, r.key_prefix, r.created_at, r.revoked_at) for r in rows]
+    return [
+        KeyInfo(r.id, r.owner, r.role, r.key_prefix, r.created_at, r.revoked_at, r.user_name)
+        for r in rows
+    ]
 
 
 async def revoke_key(conn: AsyncConnection, ident: str, now: datetime) -> int:
@@ -171,7 +184,12 @@ class KeyRing:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.owner, api_keys.c.role, api_keys.c.key_hash)
+                    select(
+                        api_keys.c.owner,
+                        api_keys.c.role,
+                        api_keys.c.key_hash,
+                        api_keys.c.user_name,
+                    )
                     .where(api_keys.c.key_hash == digest)
                     .where(api_keys.c.revoked_at.is_(None))
                 )
@@ -179,7 +197,7 @@ class KeyRing:
         # The index finds the row; the final comparison is constant-time all the same.
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
-        return Actor(row.owner, Role(row.role))
+        return Actor(row.owner, Role(row.role), row.user_name)
 
     def forget_cached(self) -> None:
         """Drop every cached lookup (a revocation was announced: the next request of any
@@ -240,12 +258,13 @@ class _SqliteKeys:
 
     def lookup(self, digest: str) -> Actor | None:
         row = self._conn.execute(
-            "SELECT owner, role, key_hash FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+            "SELECT owner, role, key_hash, user_name FROM api_keys"
+            " WHERE key_hash = ? AND revoked_at IS NULL",
             (digest,),
         ).fetchone()
         if row is None or not hmac.compare_digest(row[2], digest):
             return None
-        return Actor(row[0], Role(row[1]))
+        return Actor(row[0], Role(row[1]), row[3])
 
     def revoked_total(self) -> int:
         row = self._conn.execute(

@@ -100,7 +100,8 @@ async def _keys_create(args: argparse.Namespace) -> int:
 
     async def work(store: Store) -> str:
         async with store.write() as uow:
-            return await create_key(uow.conn, args.owner, role, SystemClock().now())
+            now = SystemClock().now()
+            return await create_key(uow.conn, args.owner, role, now, args.user)
 
     print(await with_store(args.db, work))
     return 0
@@ -121,16 +122,19 @@ async def _keys_list(args: argparse.Namespace) -> int:
                 "prefix": k.prefix,
                 "created": iso(k.created_at),
                 "revoked": iso(k.revoked_at),
+                "user": k.user or k.owner,
             }
             for k in found
         ]
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'ID':36}  {'OWNER':16}  {'ROLE':10}  {'PREFIX':8}  {'CREATED':24}  REVOKED")
+    print(
+        f"{'ID':36}  {'OWNER':16}  {'ROLE':10}  {'PREFIX':8}  {'CREATED':24}  {'REVOKED':24}  USER"
+    )
     for k in found:
         print(
             f"{k.id:36}  {k.owner:16}  {k.role:10}  {k.prefix:8}  "
-            f"{iso(k.created_at) or '':24}  {iso(k.revoked_at) or '-'}"
+            f"{iso(k.created_at) or '':24}  {iso(k.revoked_at) or '-':24}  {k.user or k.owner}"
         )
     return 0
 
@@ -256,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key; prints only the key")
     create.add_argument("--owner", required=True)
+    create.add_argument(
+        "--user", default=None, help="the person the key belongs to (default: the owner)"
+    )
     create.add_argument(
         "--role", required=True, choices=[r.value for r in Role if r.value != "system"]
     )

@@ -26,6 +26,7 @@ from core.supervisor import Heartbeat
 from server.auth import KEY_HEADER, key_from_headers
 from server.errors import domain_error_answer
 from server.request_guard import ASGIApp, Receive, Scope, Send, read_body
+from server.routes.feedback import acknowledge_from_heartbeat, acknowledged_ids
 
 MAX_BATCH = 10_000
 _SINGLE = re.compile(r"^/api/v1/contracts/([^/]+)/supervisor/heartbeat/?$")
@@ -105,9 +106,13 @@ class HeartbeatFastPath:
         now = ctx.clock.now()
         contract_id = match.groups()[0] if match.groups() else None
         beats = _beats(raw, contract_id, now)
+        # A heartbeat may acknowledge feedback (rare: only then does it cost a write).
+        acknowledged = acknowledged_ids(raw) if contract_id is not None else []
         accepted = (await writer.submit(beats, actor.owner)).accepted
         if contract_id is not None and not accepted:
             raise ContractNotFound(contract_id)
+        if contract_id is not None:
+            await acknowledge_from_heartbeat(ctx, actor, contract_id, acknowledged)
         return {"accepted": len(accepted)}
 
 

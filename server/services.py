@@ -58,6 +58,12 @@ class BackgroundServices:
             self._ctx.metrics.inc("completion_detections_total", detected)
         for contract_id, why in report.errors.items():
             log.info("sweep skipped contract %s: %s", contract_id, why)
+        if report.escalated or report.claims_expired:
+            log.info(
+                "sweep escalated %d contract(s), released %d lapsed claim(s)",
+                len(report.escalated),
+                len(report.claims_expired),
+            )
         return report
 
     async def _loop(self) -> None:

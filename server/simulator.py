@@ -444,16 +444,42 @@ class SimulatedSupervisor:
             if contract["status"] in ("failed", "archived", "completed", "completing"):
                 raise Gone(f"contract is {contract['status']}")
             if contract["status"] == "active" and contract.get("waitingFor") is None:
-                # A reviewer asked for changes: work a little more, then ask again.
+                # A reviewer asked for changes: pick the feedback up, redo the deliverable,
+                # then ask again.
                 work.waiting = False
-                await self._task(work)
-                await self.api.call(
-                    "POST", f"/contracts/{work.contract_id}/phase", json={"phase": target}
-                )
+                await self._rework(work, contract.get("feedback") or [])
+                # Redoing the deliverable may have made the server ask already.
+                contract = await self._expect("GET", f"/contracts/{work.contract_id}")
+                if contract.get("waitingFor") != "phase_confirmation":
+                    await self.api.call(
+                        "POST", f"/contracts/{work.contract_id}/phase", json={"phase": target}
+                    )
                 work.state = "waiting_for_user"
             await self.pause(1)
         work.phase, work.waiting, work.state = target, False, "working"
         await self._save_state(work)
+
+    async def _rework(self, work: Work, thread: list[dict[str, Any]]) -> None:
+        """Acknowledge each feedback not picked up yet, then redo the phase's deliverable
+        with a summary that answers it (a phase without one gets a task of work instead)."""
+        fresh = [f for f in thread if f.get("delivery") == "not_yet_picked_up"]
+        for entry in fresh:
+            path = f"/contracts/{work.contract_id}/feedback/{entry['id']}/ack"
+            await self.api.call("POST", path)
+        work.activity = "reworking after feedback" if fresh else work.activity
+        await self.pause(1)
+        deliverable = DELIVERABLES.get(work.contract_type, {}).get(work.phase)
+        if deliverable is None:
+            await self._task(work)
+            return
+        evidence = deliverable_evidence(deliverable, work.contract_id, self.rng)
+        asked = "; ".join(str(f.get("feedback")) for f in fresh) or "another pass"
+        evidence["summary"] = evidence.get("summary", "") + f"\n\nReworked after feedback: {asked}"
+        await self.api.call(
+            "POST",
+            f"/contracts/{work.contract_id}/deliverables",
+            json={"deliverableId": deliverable, "phase": work.phase, **evidence},
+        )
 
     async def _finish(self, work: Work) -> None:
         work.activity, work.progress = "finishing", 100

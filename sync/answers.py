@@ -22,8 +22,15 @@ from core.api.contracts import (
 )
 from core.errors import ValidationFailed
 from core.events import LoggedEvent
+from core.feedback import FeedbackEntry
 from core.model import Contract, Question, Task
-from core.wire import contract_from_wire, event_from_wire, question_from_wire, task_from_wire
+from core.wire import (
+    contract_from_wire,
+    event_from_wire,
+    feedback_from_wire,
+    question_from_wire,
+    task_from_wire,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,8 @@ class ContractDetail:
     readiness: ReadinessPublic | None
     # The answer as sent, for `contracts show --format json` (which prints it unchanged).
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The feedback thread: each change request, whether the supervisor picked it up, its reply.
+    feedback: list[FeedbackEntry] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any], owner: str = "") -> ContractDetail:
@@ -57,6 +66,7 @@ class ContractDetail:
             supervisor=None if supervisor is None else read(SupervisorStatusPublic, supervisor),
             readiness=None if readiness is None else read(ReadinessPublic, readiness),
             raw=dict(wire),
+            feedback=[feedback_from_wire(f) for f in wire.get("feedback") or []],
         )
 
 

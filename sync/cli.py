@@ -45,6 +45,10 @@ COMMANDS: dict[str, Command] = {
     "advance": cli_contracts.advance,
     "questions": cli_contracts.questions,
     "inbox": cli_inbox.inbox,
+    "snooze": cli_inbox.snooze,
+    "unsnooze": cli_inbox.unsnooze,
+    "claim": cli_inbox.claim,
+    "unclaim": cli_inbox.unclaim,
     "answer": cli_contracts.answer,
     "cleanup": cli_cleanup.cleanup,
     "batch": cli_cleanup.batch,
@@ -184,6 +188,25 @@ def _changing_commands(commands: Subparsers) -> None:
     )
     advance.add_argument(
         "-y", "--yes", action="store_true", help="confirm a guarded change without asking"
+    )
+
+    item_help = "inbox item id (or a unique prefix, or the id of a contract with one item)"
+    snooze = _command(
+        commands, "snooze", "hide an inbox item for a while (it returns if it changes)"
+    )
+    snooze.add_argument("item", help=item_help)
+    snooze.add_argument(
+        "when", nargs="?", help="a duration (1h, 30m), 'tomorrow' (9:00 local) or an ISO time"
+    )
+    snooze.add_argument("--until", help="an ISO 8601 time (local when no zone is given)")
+    _command(commands, "unsnooze", "bring a snoozed inbox item back").add_argument(
+        "item", help=item_help
+    )
+    _command(commands, "claim", "tell the other reviewers you are on an item").add_argument(
+        "item", help=item_help
+    )
+    _command(commands, "unclaim", "release your claim on an item").add_argument(
+        "item", help=item_help
     )
 
     answer = _command(commands, "answer", "answer a question")

@@ -20,6 +20,7 @@ from core.config import format_duration, parse_duration
 from core.errors import DomainError
 from core.events import LoggedEvent
 from core.evidence import evidence_of
+from core.feedback import Delivery
 from core.model import Contract
 from core.status import ContractStatus
 from core.timing import stale_duration
@@ -157,6 +158,7 @@ async def show(session: CliSession) -> int:
     if detail.contract.description:
         session.print(f"\n{detail.contract.description}")
     _show_readiness(session, detail)
+    _show_feedback(session, detail)
     if args.verbose:
         _show_verbose(
             session,
@@ -173,6 +175,27 @@ def _show_readiness(session: CliSession, detail: ContractDetail) -> None:
     missing = detail.readiness.missing if detail.readiness else []
     if missing:
         session.print("Missing: " + "; ".join(str(m) for m in missing))
+
+
+DELIVERY_TEXT = {
+    Delivery.DELIVERED: "delivered",
+    Delivery.NOT_YET_PICKED_UP: "not yet picked up",
+}
+
+
+def _show_feedback(session: CliSession, detail: ContractDetail) -> None:
+    """The feedback thread: each request, whether the supervisor has it, and its reply."""
+    if not detail.feedback:
+        return
+    session.print("\nFeedback:")
+    for entry in detail.feedback:
+        when = iso(entry.requested_at)
+        session.print(
+            f"  {when}  {entry.requested_by} ({entry.phase or '-'}): {entry.feedback}"
+            f"  [{DELIVERY_TEXT[entry.delivery]}]"
+        )
+        if entry.reply is not None:
+            session.print(f"    ↳ supervisor {entry.reply.kind}: {entry.reply.text}")
 
 
 def _show_verbose(session: CliSession, detail: ContractDetail, event_lines: list[str]) -> None:

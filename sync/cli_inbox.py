@@ -1,4 +1,5 @@
-"""`contracts inbox`: what waits on me, oldest first (the server's `GET /inbox`).
+"""`contracts inbox`: what waits on me, oldest first (the server's `GET /inbox`); and
+`contracts snooze|unsnooze|claim|unclaim ITEM` on its items.
 
 The table is drawn by rich, fitted to the terminal; `--format json` prints the API's
 `{items: [...]}` for scripts.
@@ -14,10 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from core.config import format_duration
-from core.inbox import InboxItem, InboxKind
+from core.errors import ValidationFailed
+from core.inbox import InboxItem, InboxKind, snooze_until
 from core.timing import age
 from sync import render
-from sync.cli_session import CliSession
+from sync.cli_session import CliSession, UsageError
+from sync.client import ContractClient
+from sync.errors import ApiError
 
 # How each kind reads in the table's first column.
 KIND_LABELS = {
@@ -79,7 +83,80 @@ def _note(item: InboxItem, now: datetime) -> str:
         parts.append(f"question {render.short(item.question_id)}")
     if item.blocked_by:
         parts.append(f"blocked by {item.blocked_by}")
+    if item.claimed_by:
+        parts.append(
+            f"claimed by {item.claimed_by} {format_duration(age(item.claimed_at or now, now))} ago"
+        )
+    if item.snoozed_until is not None:
+        parts.append(f"snoozed {format_duration(item.snoozed_until - now)} more")
+    if item.escalated:
+        parts.append("escalated")
     if item.deadline is not None:
         left = item.deadline - now
         parts.append(f"due in {format_duration(left)}" if left.total_seconds() > 0 else "due now")
     return ", ".join(parts) or "-"
+
+
+# --- snooze and claim -------------------------------------------------------------------------
+
+
+async def snooze(session: CliSession) -> int:
+    """`contracts snooze ITEM 1h|tomorrow|ISO` or `--until ISO`."""
+    args = session.args
+    when = args.until or args.when
+    if not when:
+        raise UsageError("say how long: a duration (1h, 30m), 'tomorrow' or --until ISO")
+    if args.until and args.when:
+        raise UsageError("give either a duration or --until, not both")
+    try:
+        until = snooze_until(when, session.now())
+    except ValidationFailed as error:
+        raise UsageError(error.message) from None
+    async with session.client() as client:
+        item = await client.snooze_item(await item_id(client, args.item), until)
+    local = until.astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
+    session.print(f"Snoozed {item.id} ({item.contract_name}) until {local}")
+    return 0
+
+
+async def unsnooze(session: CliSession) -> int:
+    async with session.client() as client:
+        item = await client.unsnooze_item(await item_id(client, session.args.item))
+    session.print(f"{item.id} ({item.contract_name}) is back in the inbox")
+    return 0
+
+
+async def claim(session: CliSession) -> int:
+    async with session.client() as client:
+        item = await client.claim_item(await item_id(client, session.args.item))
+    session.print(f"Claimed {item.id} ({item.contract_name}) as {item.claimed_by}")
+    return 0
+
+
+async def unclaim(session: CliSession) -> int:
+    async with session.client() as client:
+        item = await client.unclaim_item(await item_id(client, session.args.item))
+    session.print(f"Released the claim on {item.id} ({item.contract_name})")
+    return 0
+
+
+async def item_id(client: ContractClient, ident: str) -> str:
+    """An inbox item's id from its full id, a unique prefix of it, or a contract id (or
+    prefix, as the inbox table shows) with exactly one item waiting."""
+    items = await client.inbox(include_snoozed=True)
+    if any(item.id == ident for item in items):
+        return ident
+    by_id = [item.id for item in items if item.id.startswith(ident)]
+    if by_id:
+        return _one_item(by_id, ident)
+    by_contract = [item.id for item in items if item.contract_id.startswith(ident)]
+    if by_contract:
+        return _one_item(by_contract, ident)
+    raise ApiError(404, "INBOX_ITEM_NOT_FOUND", f"No inbox item with id or id prefix {ident!r}")
+
+
+def _one_item(found: list[str], ident: str) -> str:
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(found[:5])
+    raise UsageError(f"{ident!r} matches {len(found)} inbox items ({listed}); give the item id")

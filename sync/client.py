@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from core.api.contracts import (
     AnswerBody,
@@ -363,6 +364,36 @@ class ContractClient(SupervisorCalls, ApiSession):
         params = {"includeSnoozed": "true"} if include_snoozed else None
         wire = await self._object("GET", "/inbox", params=params)
         return [inbox_item_from_wire(item) for item in wire.get("items") or []]
+
+    async def snooze_item(
+        self, item_id: str, until: datetime, *, idempotency_key: str | None = None
+    ) -> InboxItem:
+        """`POST /inbox/{id}/snooze`: hide the item until `until` (or until it changes)."""
+        body = {"until": iso(until)}
+        return await self._mark_item("POST", item_id, "snooze", body, idempotency_key)
+
+    async def unsnooze_item(self, item_id: str, *, idempotency_key: str | None = None) -> InboxItem:
+        return await self._mark_item("DELETE", item_id, "snooze", None, idempotency_key)
+
+    async def claim_item(self, item_id: str, *, idempotency_key: str | None = None) -> InboxItem:
+        """`POST /inbox/{id}/claim`: the key's person is on it (every reviewer sees it)."""
+        return await self._mark_item("POST", item_id, "claim", None, idempotency_key)
+
+    async def unclaim_item(self, item_id: str, *, idempotency_key: str | None = None) -> InboxItem:
+        return await self._mark_item("DELETE", item_id, "claim", None, idempotency_key)
+
+    async def _mark_item(
+        self,
+        method: str,
+        item_id: str,
+        mark: str,
+        body: dict[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> InboxItem:
+        # Ids hold ':' (kept) and phase names (anything else is escaped).
+        path = f"/inbox/{quote(item_id, safe=':')}/{mark}"
+        wire = await self._object(method, path, body=body, idempotency_key=idempotency_key)
+        return inbox_item_from_wire(wire)
 
     # event log --------------------------------------------------------------------------
 

@@ -32,6 +32,12 @@ Rules, and the decisions behind them:
   of the same contract making the same decision (`decision_of`: a confirm or change request
   of the same phase, a pause, a resume, an answer to the same question, …) is refused with
   `ActionAlreadyQueued`. Every writer of the outbox (desktop, scripts) meets the same rule.
+- Snooze and claim of an inbox item (`snooze`, `unsnooze`, `claim`, `unclaim`) are queued
+  like any decision, unversioned and unbound (they decide nothing about the contract): the
+  item's snooze is one decision and its claim another, so a snooze queued behind an unsnooze
+  of the same item is refused until the first is sent. `INBOX_ITEM_NOT_FOUND` (the item was
+  handled meanwhile) is REJECTED; the time of a snooze is absolute, so one sent late ends
+  when it was meant to (one whose time has passed is REJECTED as VALIDATION_FAILED).
 - No optimistic local effect: the replica is corrected by the events the action causes.
 - A phase decision is bound to the request the reviewer saw, not to the contract's version:
   a confirmation carries that request's `transition_id` and the digest of its evidence (and
@@ -59,7 +65,7 @@ from typing import Any, Final
 
 from sqlalchemy import CursorResult, and_, delete, select, update
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock, iso
 from core.errors import ErrorCode
 from core.evidence import PhaseEvidence
 from core.store.rows import contract_from_row
@@ -297,6 +303,21 @@ class Outbox:
 
     async def restart_supervisor(self, contract_id: str) -> OutboxEntry:
         return await self.enqueue(ActionKind.RESTART_SUPERVISOR, contract_id, {})
+
+    async def snooze(self, contract_id: str, item_id: str, until: datetime) -> OutboxEntry:
+        """Snooze the inbox item `item_id` (of `contract_id`) until `until` (aware)."""
+        payload = {"item_id": item_id, "until": iso(until)}
+        return await self.enqueue(ActionKind.SNOOZE_ITEM, contract_id, payload)
+
+    async def unsnooze(self, contract_id: str, item_id: str) -> OutboxEntry:
+        return await self.enqueue(ActionKind.UNSNOOZE_ITEM, contract_id, {"item_id": item_id})
+
+    async def claim(self, contract_id: str, item_id: str) -> OutboxEntry:
+        """Claim the inbox item `item_id` for the key's person ("I'm on it")."""
+        return await self.enqueue(ActionKind.CLAIM_ITEM, contract_id, {"item_id": item_id})
+
+    async def unclaim(self, contract_id: str, item_id: str) -> OutboxEntry:
+        return await self.enqueue(ActionKind.UNCLAIM_ITEM, contract_id, {"item_id": item_id})
 
     async def batch(self, operation: str, **options: Any) -> OutboxEntry:
         """A batch operation (admin keys): `older_than_hours`, `status_filter`, `reason`,

@@ -79,6 +79,15 @@ class ActionKind(StrEnum):
     SET_AUTO_COMPLETE = "set_auto_complete"  # enabled
     BATCH = "batch"  # operation, older_than_hours?, status_filter?, reason?, …
     RESTART_SUPERVISOR = "restart_supervisor"
+    SNOOZE_ITEM = "snooze_item"  # item_id, until (ISO 8601)
+    UNSNOOZE_ITEM = "unsnooze_item"  # item_id
+    CLAIM_ITEM = "claim_item"  # item_id
+    UNCLAIM_ITEM = "unclaim_item"  # item_id
+
+
+# Inbox item actions: what they decide is the item's snooze or its claim.
+SNOOZE_KINDS = frozenset({ActionKind.SNOOZE_ITEM, ActionKind.UNSNOOZE_ITEM})
+CLAIM_KINDS = frozenset({ActionKind.CLAIM_ITEM, ActionKind.UNCLAIM_ITEM})
 
 
 class ActionAlreadyQueued(DomainError):
@@ -245,6 +254,9 @@ def action_noun(kind: ActionKind, payload: Mapping[str, Any]) -> str:
         return "answer"
     if kind is ActionKind.BATCH:
         return f"batch {payload.get('operation')}"
+    if kind in SNOOZE_KINDS | CLAIM_KINDS:
+        verb = kind.value.removesuffix("_item")
+        return f"{verb} of {payload.get('item_id')}"
     return kind.value.replace("_", " ")
 
 
@@ -261,6 +273,12 @@ def decision_of(kind: ActionKind, payload: Mapping[str, Any]) -> tuple[Any, ...]
         return (kind.value, payload.get("question_id"))
     if kind is ActionKind.RESTART_SUPERVISOR:
         return (kind.value,)
+    # A snooze and an unsnooze of one item are one decision (its snooze); so are a claim
+    # and a release (its claim).
+    if kind in SNOOZE_KINDS:
+        return ("snooze", payload.get("item_id"))
+    if kind in CLAIM_KINDS:
+        return ("claim", payload.get("item_id"))
     # Edits, auto-complete and batches: only an identical one is a duplicate.
     return (kind.value, tuple(sorted((k, repr(v)) for k, v in payload.items())))
 

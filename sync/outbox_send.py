@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.errors import ErrorCode
 from sync.client import ContractClient
 from sync.errors import ApiError
-from sync.outbox_entry import ActionKind, OutboxEntry
+from sync.outbox_entry import CLAIM_KINDS, SNOOZE_KINDS, ActionKind, OutboxEntry
 from sync.replica import Replica
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,27 @@ async def _send_unversioned(client: ContractClient, entry: OutboxEntry) -> SentA
     if entry.kind is ActionKind.RESTART_SUPERVISOR:
         await client.restart_supervisor(cid, idempotency_key=key)
         return SentAnswer({}, None)
+    if entry.kind in SNOOZE_KINDS | CLAIM_KINDS:
+        return await _send_mark(client, entry)
     options = {k: v for k, v in p.items() if k != "operation"}
     done = await client.batch(str(p["operation"]), idempotency_key=key, **options)
     return SentAnswer(done.model_dump(mode="json"), None)
+
+
+async def _send_mark(client: ContractClient, entry: OutboxEntry) -> SentAnswer:
+    """A snooze or claim of an inbox item (the server answers the item as it now is)."""
+    p, key = entry.payload, entry.idempotency_key
+    item_id = str(p["item_id"])
+    if entry.kind is ActionKind.SNOOZE_ITEM:
+        until = datetime.fromisoformat(str(p["until"]).replace("Z", "+00:00"))
+        item = await client.snooze_item(item_id, until, idempotency_key=key)
+    elif entry.kind is ActionKind.UNSNOOZE_ITEM:
+        item = await client.unsnooze_item(item_id, idempotency_key=key)
+    elif entry.kind is ActionKind.CLAIM_ITEM:
+        item = await client.claim_item(item_id, idempotency_key=key)
+    else:
+        item = await client.unclaim_item(item_id, idempotency_key=key)
+    return SentAnswer(item.to_wire(), None)
 
 
 def is_transient(error: ApiError) -> bool:

@@ -207,7 +207,7 @@ def event_text(event: LoggedEvent | Mapping[str, Any], width: int = 120) -> str:
     wire = event.to_wire() if isinstance(event, LoggedEvent) else dict(event)
     when = str(wire.get("at") or "")[:19].replace("T", " ")
     actor = wire.get("actor")
-    who = f" by {actor.get('owner')}" if isinstance(actor, Mapping) else ""
+    who = f" by {actor.get('user') or actor.get('owner')}" if isinstance(actor, Mapping) else ""
     head = f"{when}  {short(str(wire.get('contract_id')))}"
     return fit(f"{head}  {describe(str(wire.get('type')), wire)}{who}", width)
 

@@ -26,9 +26,10 @@ from core.config import ContractTimeoutConfig
 from core.dashboard import Dashboard
 from core.errors import SupervisorNotFound, ValidationFailed
 from core.events import EventType, LoggedEvent
+from core.inbox import InboxMark
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
-from core.store import aggregates, queries
+from core.store import aggregates, inbox_marks, queries
 from core.store.engine import Store, open_store
 from core.store.queries import ContractFilter, ContractPage, EventPage, SupervisorStatus
 from core.store.rows import contract_from_row, contract_values, question_values, task_from_row
@@ -380,6 +381,11 @@ class Replica:
         return await queries.events_after(
             self.store, None, after=after, contract_id=contract_id, limit=limit
         )
+
+    async def inbox_marks(self) -> dict[str, InboxMark]:
+        """The snoozes, claims and escalations the replicated log holds, by item id: lay them
+        on `core.inbox.inbox_items` with `core.inbox.with_marks` for the server's inbox."""
+        return await self.store.run_read(lambda uow: inbox_marks.marks_from_log(uow.conn))
 
     async def history(self, contract_id: str) -> list[LoggedEvent]:
         """Every event of the contract, oldest first (deleted contracts included)."""

@@ -119,6 +119,7 @@ def store_events(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> N
             "owner": owner,
             "actor_owner": e.actor.owner,
             "actor_role": e.actor.role.value,
+            "actor_user": e.actor.user,
             "payload": e.payload,
         }
         for e in page

@@ -32,8 +32,8 @@ from core.wire import EVENT_ENVELOPE
 
 _INSERT = (
     "INSERT OR IGNORE INTO events "
-    "(seq, at, type, contract_id, owner, actor_owner, actor_role, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "(seq, at, type, contract_id, owner, actor_owner, actor_role, actor_user, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _FOLDED = frozenset(
     {
@@ -105,13 +105,19 @@ def convert_page(
                 owner,
                 actor_owner,
                 role.value,
+                actor.get("user"),
                 orjson.dumps(payload).decode(),
             )
         )
         if kind.value in _FOLDED:
             folded.append(
                 WireEvent(
-                    seq, wire_time(at), kind, wire["contract_id"], Actor(actor_owner, role), payload
+                    seq,
+                    wire_time(at),
+                    kind,
+                    wire["contract_id"],
+                    Actor(actor_owner, role, actor.get("user")),
+                    payload,
                 )
             )
     return rows, folded
@@ -132,7 +138,11 @@ def logged_events(page: Iterable[Mapping[str, Any]]) -> list[LoggedEvent]:
                 wire_time(wire["at"]),
                 _TYPES[wire["type"]],
                 wire["contract_id"],
-                Actor(actor.get("owner", "system"), _ROLES[actor.get("role", "system")]),
+                Actor(
+                    actor.get("owner", "system"),
+                    _ROLES[actor.get("role", "system")],
+                    actor.get("user"),
+                ),
                 {k: v for k, v in wire.items() if k not in EVENT_ENVELOPE},
             )
         )

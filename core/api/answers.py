@@ -63,5 +63,7 @@ def phase_answer(
             version=contract.version,
         )
     if isinstance(decision, FeedbackRecorded):
-        return ChangesRequestedAnswer(feedback=decision.feedback, version=contract.version)
+        return ChangesRequestedAnswer(
+            feedback=decision.feedback, feedback_id=decision.feedback_id, version=contract.version
+        )
     return None

@@ -21,6 +21,7 @@ from core.api.base import (
     SnakeModel,
     WireTime,
 )
+from core.api.feedback import FeedbackPublic
 from core.model import (
     Contract,
     DeliverableNote,
@@ -343,6 +344,9 @@ class ContractDetailPublic(ContractPublic):
     supervisor: SupervisorStatusPublic | None
     readiness: ReadinessPublic
     evidence: EvidencePublic | None = None
+    feedback: list[FeedbackPublic] = Field(
+        default_factory=list, description="Each change request and whether it was picked up."
+    )
 
 
 class ContractListPublic(CamelModel):
@@ -391,6 +395,9 @@ class ChangesRequestedAnswer(CamelModel):
 
     status: Literal["changes_requested"] = "changes_requested"
     feedback: str
+    feedback_id: str | None = Field(
+        default=None, description="Names the feedback thread the supervisor acknowledges."
+    )
     version: int | None = None
 
 

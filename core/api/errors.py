@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     FEATURE_DISABLED = "FEATURE_DISABLED"
     EVIDENCE_CHANGED = "EVIDENCE_CHANGED"
     REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
+    INBOX_ITEM_NOT_FOUND = "INBOX_ITEM_NOT_FOUND"
+    FEEDBACK_NOT_FOUND = "FEEDBACK_NOT_FOUND"
     # The HTTP layer's refusals (server/errors.py, request and connection guards).
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -78,6 +80,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.FEATURE_DISABLED: 404,
     ErrorCode.EVIDENCE_CHANGED: 409,
     ErrorCode.REQUEST_SUPERSEDED: 409,
+    ErrorCode.INBOX_ITEM_NOT_FOUND: 404,
+    ErrorCode.FEEDBACK_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from core.api.base import CamelModel, WireTime
+from core.api.base import Body, CamelModel, WireTime
 from core.inbox import InboxItem, InboxKind
 
 
@@ -24,6 +24,11 @@ class InboxItemPublic(CamelModel):
     claimed_at: WireTime | None = None
     deadline: WireTime | None = None
     blocked_by: str | None = None
+    escalated: bool = False
+
+    @classmethod
+    def of(cls, item: InboxItem) -> InboxItemPublic:
+        return cls(**{f: getattr(item, f) for f in cls.model_fields})
 
     def to_domain(self) -> InboxItem:
         return InboxItem(**dict(self))
@@ -31,3 +36,11 @@ class InboxItemPublic(CamelModel):
 
 class InboxPublic(CamelModel):
     items: list[InboxItemPublic]
+
+
+class SnoozeBody(Body):
+    """`POST /inbox/{id}/snooze`: until when (ISO 8601 with a zone; in the future)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # a time arrives as text
+
+    until: AwareDatetime

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 from core.api.base import SnakeModel, WireTime
 from core.api.contracts import ContractPublic, QuestionPublic, TaskPublic
 from core.api.events import AnyEvent
+from core.api.feedback import FeedbackPublic
 from core.supervisor import RestorationAction
 
 
@@ -27,6 +28,9 @@ class HeartbeatBody(SnakeModel):
     pending_task_ids: list[str] = Field(default_factory=list)
     timestamp: str | None = None
     worktrees: list[str] | None = None  # the daemon's worktrees now (replaces the last list)
+    acknowledged_feedback: list[str] = Field(
+        default_factory=list, description="Feedback ids the supervisor has now picked up."
+    )
 
 
 class HeartbeatBatchBody(SnakeModel):
@@ -95,6 +99,7 @@ class ExportPublic(SnakeModel):
     events: list[AnyEvent]
     supervisor: SupervisorStatePublic | None
     heartbeats: list[HeartbeatEntryPublic]
+    feedback: list[FeedbackPublic] = Field(default_factory=list)
 
 
 RestorePublic.model_rebuild()

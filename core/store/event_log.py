@@ -99,6 +99,7 @@ def _values(event: LoggedEvent, owner: str) -> dict[str, Any]:
         "owner": owner,
         "actor_owner": event.actor.owner,
         "actor_role": event.actor.role.value,
+        "actor_user": event.actor.user,
         "payload": event.payload,
     }
 

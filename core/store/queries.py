@@ -19,7 +19,7 @@ from core.errors import SupervisorNotFound
 from core.events import EventType, LoggedEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
-from core.store import event_log, predicates, sqlite_events
+from core.store import event_log, feedback_log, predicates, sqlite_events
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row, task_from_row
 from core.store.schema import (
@@ -410,6 +410,7 @@ async def export_contract(
             "tasks": [t.to_wire() for t in uow.tasks(contract_id)],
             "questions": [q.to_wire() for q in uow.questions(contract_id)],
             "events": [e.to_wire() for e in _all_events(uow, contract_id, contract.owner)],
+            "feedback": [f.to_wire() for f in feedback_log.thread_of(uow.conn, contract_id)],
             "supervisor": state.to_wire() if state else None,
             "heartbeats": [
                 hb.to_history_wire() for hb in heartbeats_of(uow, contract_id, heartbeat_limit)

@@ -184,7 +184,7 @@ def event_from_row(row: RowMapping) -> LoggedEvent:
         at=row["at"],
         type=EventType(row["type"]),
         contract_id=row["contract_id"],
-        actor=Actor(row["actor_owner"], Role(row["actor_role"])),
+        actor=Actor(row["actor_owner"], Role(row["actor_role"]), row.get("actor_user")),
         payload=row["payload"] or {},
         owner=row["owner"],
     )

@@ -159,6 +159,8 @@ class EventRow(Base):
     owner: Mapped[str] = mapped_column(String(200))
     actor_owner: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(16))
+    # The person behind the actor's key (`keys create --user`); NULL: the owner or the system.
+    actor_user: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JsonValue)
 
     __table_args__ = (Index(None, "contract_id", "seq"), Index(None, "owner", "seq"))
@@ -240,6 +242,31 @@ class ApiKeyRow(Base):
     key_prefix: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The person the key belongs to (`keys create --user`, default the owner); NULL on keys
+    # older than 0004, which act as their owner.
+    user_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class InboxMarkRow(Base):
+    """What reviewers did to one inbox item of one owner: a snooze and/or a claim.
+
+    `snoozed_revision` is the item's revision when it was snoozed (core.inbox): the snooze
+    ends when the item changes. `claim_expired_at` records that the claim's expiry was
+    announced (once), so the sweep does not announce it again.
+    """
+
+    __tablename__ = "inbox_marks"
+
+    item_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(String(36), index=True)
+    snoozed_until: Mapped[datetime | None]
+    snoozed_by: Mapped[str | None] = mapped_column(String(200))
+    snoozed_revision: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    claim_expired_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]  # the phase's wait policy escalated the item then
 
 
 class IdempotencyRow(Base):
@@ -270,3 +297,4 @@ supervisor_heartbeats = _table(HeartbeatRow)
 contract_worktrees = _table(WorktreeRow)
 api_keys = _table(ApiKeyRow)
 idempotency_records = _table(IdempotencyRow)
+inbox_marks = _table(InboxMarkRow)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-_COLUMNS = "seq, at, type, contract_id, actor_owner, actor_role, payload"
+_COLUMNS = "seq, at, type, contract_id, actor_owner, actor_role, actor_user, payload"
 
 
 def wire_time(stored: str) -> str:
@@ -27,13 +27,16 @@ def wire_time(stored: str) -> str:
 
 
 def _wire(row: tuple[Any, ...]) -> dict[str, Any]:
-    seq, at, kind, contract_id, actor_owner, actor_role, payload = row
+    seq, at, kind, contract_id, actor_owner, actor_role, actor_user, payload = row
+    actor = {"owner": actor_owner, "role": actor_role}
+    if actor_user is not None:  # as Actor.to_wire writes it
+        actor["user"] = actor_user
     wire: dict[str, Any] = {
         "seq": seq,
         "at": wire_time(at),
         "type": kind,
         "contract_id": contract_id,
-        "actor": {"owner": actor_owner, "role": actor_role},
+        "actor": actor,
     }
     if payload:
         wire.update(orjson.loads(payload))

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Delete, Select, func, or_, select
 
-from core import lifecycle, timing
+from core import inbox, lifecycle, timing
 from core.actors import SYSTEM
 from core.config import ContractTimeoutConfig
 from core.errors import DomainError
 from core.events import LoggedEvent
 from core.model import Contract, Question
 from core.outcome import Outcome
+from core.phases import ContractType
 from core.status import ContractStatus
-from core.store import predicates
+from core.store import event_log, inbox_marks, predicates
 from core.store.engine import Store
 from core.store.schema import contracts, idempotency_records, supervisor_heartbeats
 from core.store.unit_of_work import WriteUnitOfWork
@@ -72,6 +74,8 @@ class SweepReport:
     deleted: list[str] = field(default_factory=list)
     heartbeats_purged: int = 0
     idempotency_purged: int = 0
+    claims_expired: list[str] = field(default_factory=list)  # inbox item ids
+    escalated: list[str] = field(default_factory=list)  # contract ids
     errors: dict[str, str] = field(default_factory=dict)  # contract id → why it was skipped
 
 
@@ -85,10 +89,13 @@ def stale_candidates(now: datetime, cfg: ContractTimeoutConfig) -> Select[Any]:
 
 
 def timeout_candidates(now: datetime, cfg: ContractTimeoutConfig) -> Select[Any]:
+    """Waiting for input longer than the settings' shorter wait, or of a custom type (whose
+    phaseConfig may give a phase its own, shorter wait); `core.timing` decides."""
     c = contracts.c
+    shortest = min(cfg.input_timeout, cfg.escalate_after)
     return select(c.id).where(
         c.status == ContractStatus.WAITING_FOR_INPUT.value,
-        c.status_changed_at <= now - cfg.input_timeout,
+        or_(c.status_changed_at <= now - shortest, c.contract_type == ContractType.CUSTOM.value),
     )
 
 
@@ -124,8 +131,10 @@ class Sweeper:
         report = SweepReport()
         await self._run(_stale, stale_candidates, now, report.stale, report)
         await self._run(_input_timeout, timeout_candidates, now, report.timed_out, report)
+        await self.escalate(now, report)
         await self._run(_grace, grace_candidates, now, report.completed, report)
         await self._run(_retention, expired_candidates, now, report.deleted, report)
+        await self.expire_claims(now, report)
         report.heartbeats_purged = await self.purge_heartbeats(now)
         report.idempotency_purged = await self.purge_idempotency_records(now)
         return report
@@ -162,6 +171,83 @@ class Sweeper:
             return None if outcome is None else uow.persist(outcome, SYSTEM, now)
 
         return await self.store.run_write(work)
+
+    async def escalate(self, now: datetime, report: SweepReport) -> None:
+        """Escalate the items of every contract whose phase's wait policy says so and whose
+        wait is over: each item is marked escalated once, with one `inbox_escalated` event
+        per contract naming the escalation list (`core.timing.escalation_due` decides)."""
+        query = timeout_candidates(now, self.config).order_by(contracts.c.id)
+        ids: list[str] = await self.store.run_read(lambda uow: list(uow.conn.scalars(query)))
+        for contract_id in ids:
+            try:
+                logged = await self.store.run_write(partial(self._escalate_one, contract_id, now))
+            except DomainError as error:  # deleted meanwhile: report it and go on
+                report.errors[contract_id] = error.message
+                continue
+            if logged:
+                report.escalated.append(contract_id)
+                report.events.extend(logged)
+
+    def _escalate_one(
+        self, contract_id: str, now: datetime, uow: WriteUnitOfWork
+    ) -> list[LoggedEvent]:
+        contract = uow.load_for_update(contract_id, None)
+        rule = timing.escalation_due(contract, now, self.config)
+        if rule is None:
+            return []
+        pending = uow.questions(contract_id, pending_only=True)
+        items = inbox.contract_items(
+            contract, now, self.config.stale_threshold, pending, None, self.config
+        )
+        marks = inbox_marks.marks_of_contract(uow.conn, contract.owner, contract_id)
+        fresh = inbox.escalated_marks(items, marks, contract.owner, now)
+        if not fresh:
+            return []
+        for mark in fresh:
+            inbox_marks.put_mark(uow.conn, uow.dialect, mark)
+        waited = timing.age(contract.status_changed_at, now)
+        event = inbox.escalated_event(
+            contract_id, contract.phase, [m.item_id for m in fresh], rule.escalate_to, waited
+        )
+        return event_log.append(
+            uow.conn, uow.dialect, [event], owner=contract.owner, actor=SYSTEM, at=now
+        )
+
+    async def expire_claims(self, now: datetime, report: SweepReport) -> None:
+        """Release every lapsed inbox claim with an `inbox_claim_expired` event (the item
+        alarms again); `core.inbox.claim_expiry_due` decides on the row read in the same
+        transaction, so two sweeping processes announce a lapse once. A claim on an item that
+        no longer waits (handled meanwhile) is released without an event: nothing alarms."""
+        expiry = self.config.claim_expiry
+
+        def work(uow: WriteUnitOfWork) -> list[LoggedEvent]:
+            logged: list[LoggedEvent] = []
+            for mark in inbox_marks.claimed_before(uow.conn, now - expiry):
+                if not inbox.claim_expiry_due(mark, now, expiry):
+                    continue
+                inbox_marks.put_mark(uow.conn, uow.dialect, inbox.unclaimed(mark))
+                if not self._still_waits(uow, mark, now):
+                    continue
+                event = inbox.claim_expired_event(mark)
+                logged += event_log.append(
+                    uow.conn, uow.dialect, [event], owner=mark.owner, actor=SYSTEM, at=now
+                )
+                report.claims_expired.append(mark.item_id)
+            return logged
+
+        report.events.extend(await self.store.run_write(work))
+
+    def _still_waits(self, uow: WriteUnitOfWork, mark: inbox.InboxMark, now: datetime) -> bool:
+        """Whether the marked item is still one of its contract's inbox items."""
+        try:
+            contract = uow.contract(mark.contract_id, mark.owner)
+        except DomainError:  # the contract is gone
+            return False
+        pending = uow.questions(contract.id, pending_only=True)
+        tasks = uow.tasks(contract.id)
+        cfg = self.config
+        items = inbox.contract_items(contract, now, cfg.stale_threshold, pending, tasks, cfg)
+        return any(item.id == mark.item_id for item in items)
 
     async def purge_heartbeats(self, now: datetime) -> int:
         """Delete heartbeats older than the retention (the liveness rows are kept)."""

@@ -37,7 +37,7 @@ def event_comment(event: LoggedEvent) -> str:
 
 def event_actor(event: LoggedEvent) -> str:
     actor = event.actor
-    return actor.owner if actor.role.value == "system" else f"{actor.owner} ({actor.role.value})"
+    return actor.name if actor.role.value == "system" else f"{actor.name} ({actor.role.value})"
 
 
 def time_column(

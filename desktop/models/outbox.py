@@ -69,6 +69,10 @@ _KIND_TEXT: Mapping[ActionKind, str] = {
     ActionKind.SET_AUTO_COMPLETE: "Auto-complete {enabled}",
     ActionKind.BATCH: "Batch: {operation}",
     ActionKind.RESTART_SUPERVISOR: "Restart supervisor",
+    ActionKind.SNOOZE_ITEM: "Snooze {item_id} until {until}",
+    ActionKind.UNSNOOZE_ITEM: "Unsnooze {item_id}",
+    ActionKind.CLAIM_ITEM: "Claim {item_id}",
+    ActionKind.UNCLAIM_ITEM: "Release {item_id}",
 }
 
 _OUTCOME: Mapping[OutboxState, str] = {

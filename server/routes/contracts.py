@@ -34,7 +34,7 @@ from core.evidence import evidence_of
 from core.gates import check_contract_completion, check_phase_readiness
 from core.phase_change import PhaseChangeRequest
 from core.status import ContractStatus
-from core.store import queries
+from core.store import feedback_log, queries
 from core.store.queries import ContractDetail, ContractFilter
 from server.context import ServerContext
 from server.deps import (
@@ -155,6 +155,9 @@ async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Orjson
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
     wire = _detail_wire(detail, ctx.config.auto_advance_phases)
     wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
+    # The feedback thread: each change request and whether its supervisor picked it up.
+    thread = await feedback_log.feedback_of(ctx.store, contract_id, actor.owner)
+    wire["feedback"] = [entry.to_wire() for entry in thread]
     return OrjsonResponse(wire)
 
 

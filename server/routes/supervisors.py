@@ -28,6 +28,7 @@ from server.context import ServerContext
 from server.deps import ActorDep, CtxDep, RestarterDep, feature
 from server.heartbeat_intake import parse_batch
 from server.responses import OrjsonResponse
+from server.routes.feedback import acknowledge_from_heartbeat, acknowledged_ids
 from server.routes.publishing import committed
 
 router = APIRouter(prefix="/api/v1", tags=["supervisors"])
@@ -70,9 +71,11 @@ async def heartbeat(
     contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorDep, writer: WriterDep
 ) -> OrjsonResponse:
     beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
+    acknowledged = acknowledged_ids(body)
     batch = await writer.submit([beat], actor.owner)
     if not batch.accepted:
         raise ContractNotFound(contract_id)
+    await acknowledge_from_heartbeat(ctx, actor, contract_id, acknowledged)
     return OrjsonResponse({"accepted": 1}, status_code=202)
 
 

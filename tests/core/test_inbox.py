@@ -156,4 +156,5 @@ def test_the_wire_form_is_camel_case_with_null_optionals() -> None:
         "claimedAt": None,
         "deadline": None,
         "blockedBy": None,
+        "escalated": False,
     }

@@ -157,7 +157,11 @@ def test_feedback_rejects_the_confirmation() -> None:
     desk = guarded_plan_done()
     phase(desk, "execute")
     outcome = phase(desk, "execute", feedback="Add rollback plan")
-    assert outcome.decision == FeedbackRecorded("Add rollback plan")
+    decision = outcome.decision
+    assert isinstance(decision, FeedbackRecorded)
+    assert decision.feedback == "Add rollback plan"
+    feedback_id = decision.feedback_id
+    assert feedback_id == outcome.events[0].payload["feedback_id"]
     c = outcome.contract
     assert (c.status, c.waiting_for, c.pending_confirmation, c.phase) == (
         S.ACTIVE,
@@ -166,7 +170,9 @@ def test_feedback_rejects_the_confirmation() -> None:
         "plan",
     )
     assert outcome.events[0] == NewEvent(
-        E.CHANGES_REQUESTED, "c1", {"feedback": "Add rollback plan"}
+        E.CHANGES_REQUESTED,
+        "c1",
+        {"feedback": "Add rollback plan", "feedback_id": feedback_id, "phase": "plan"},
     )
     assert types(outcome) == [E.CHANGES_REQUESTED, E.STATUS_CHANGED]
 

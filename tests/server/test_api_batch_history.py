@@ -66,7 +66,7 @@ def test_pause_and_resume_all(server: Server, bob_admin: httpx.Client) -> None:
     assert all(_status(bob_admin, cid) == "paused" for cid in ids)
     events = bob_admin.get(f"/contracts/{ids[0]}/events").json()["events"]
     assert events[-1]["reason"] == "maintenance"
-    assert events[-1]["actor"] == {"owner": "bob", "role": "admin"}
+    assert events[-1]["actor"] == {"owner": "bob", "role": "admin", "user": "bob"}
     assert all(run["statuses"][cid] == "paused" for cid in ids)  # the status after the run
     resumed = _batch(bob_admin, operation="resume_all").json()
     assert set(ids) <= set(resumed["affected_ids"])
@@ -134,7 +134,15 @@ def test_events_page_with_after(
 def test_export(reviewer: httpx.Client, supervisor: httpx.Client) -> None:
     contract = start_contract(reviewer, supervisor)
     exported = reviewer.get(f"/contracts/{contract['id']}/export").json()
-    assert set(exported) == {"contract", "tasks", "questions", "events", "supervisor", "heartbeats"}
+    assert set(exported) == {
+        "contract",
+        "tasks",
+        "questions",
+        "events",
+        "supervisor",
+        "heartbeats",
+        "feedback",
+    }
     assert exported["contract"]["id"] == contract["id"]
     assert len(exported["tasks"]) == 1 and exported["events"][0]["type"] == "contract_created"
 

@@ -102,6 +102,7 @@ def test_each_waiting_item_is_listed_once_oldest_first_with_its_fields(
         "claimedAt",
         "deadline",
         "blockedBy",
+        "escalated",
     }
     assert all(i["snoozedUntil"] is None and i["claimedBy"] is None for i in items)
     assert _inbox(reviewer, ids, includeSnoozed="true") == items

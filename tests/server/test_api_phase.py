@@ -85,7 +85,7 @@ def test_requires_confirmation_body(reviewer: httpx.Client, supervisor: httpx.Cl
     )
     requested = [e for e in _events(reviewer, cid) if e["type"] == "phase_confirmation_requested"]
     assert requested[-1]["transition_id"] == body["transitionId"]
-    assert requested[-1]["actor"] == {"owner": "alice", "role": "supervisor"}
+    assert requested[-1]["actor"] == {"owner": "alice", "role": "supervisor", "user": "alice"}
 
 
 def test_feedback_requests_changes(reviewer: httpx.Client, supervisor: httpx.Client) -> None:
@@ -95,6 +95,7 @@ def test_feedback_requests_changes(reviewer: httpx.Client, supervisor: httpx.Cli
     assert response.json() == {
         "status": "changes_requested",
         "feedback": "needs more detail",
+        "feedbackId": response.json()["feedbackId"],
         "version": contract["version"],
     }
     assert (contract["status"], contract["phase"], contract["waitingFor"]) == (
@@ -136,7 +137,7 @@ def test_reviewer_confirms_with_comment(reviewer: httpx.Client, supervisor: http
         "execute",
         "looks good",
     )
-    assert changed["actor"] == {"owner": "alice", "role": "reviewer"}
+    assert changed["actor"] == {"owner": "alice", "role": "reviewer", "user": "alice"}
     assert isinstance(changed["seq"], int) and changed["at"].endswith("Z")
 
 

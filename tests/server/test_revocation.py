@@ -120,6 +120,25 @@ def _feedback(s: Server, c: dict[str, Any]) -> Request:
     )
 
 
+def _asked_item(s: Server, c: dict[str, Any]) -> str:
+    asked = s.client("supervisor").post(
+        f"/contracts/{c['id']}/questions", json={"question": "ok?", "questionType": "confirmation"}
+    )
+    assert asked.status_code == 201, asked.text
+    return f"question:{asked.json()['id']}"
+
+
+def _snooze(s: Server, c: dict[str, Any]) -> Request:
+    item = _asked_item(s, c)
+    body = {"until": "2999-01-01T00:00:00Z"}
+    return lambda: s.client("supervisor").post(f"/inbox/{item}/snooze", json=body)
+
+
+def _claim(s: Server, c: dict[str, Any]) -> Request:
+    item = _asked_item(s, c)
+    return lambda: s.client("supervisor").post(f"/inbox/{item}/claim")
+
+
 ROWS: dict[ReviewerOnly, Callable[[Server, dict[str, Any]], Request]] = {
     ReviewerOnly.CREATE_CONTRACT: _create,
     ReviewerOnly.UPDATE_CONTRACT: _update,
@@ -128,6 +147,8 @@ ROWS: dict[ReviewerOnly, Callable[[Server, dict[str, Any]], Request]] = {
     ReviewerOnly.RESTART_SUPERVISOR: _restart,
     ReviewerOnly.ANSWER_QUESTION: _answer,
     ReviewerOnly.REQUEST_CHANGES: _feedback,
+    ReviewerOnly.SNOOZE_ITEM: _snooze,
+    ReviewerOnly.CLAIM_ITEM: _claim,
 }
 
 

@@ -51,7 +51,7 @@ async def test_0004_adds_the_notes_column_and_older_rows_have_none(db_url: str) 
     await upgrade(db_url, "0003_contract_worktrees")
     assert "deliverable_notes" not in await _run(db_url, _columns)
     await _run(db_url, _insert_old_row)
-    await upgrade(db_url)
+    await upgrade(db_url, "0004_deliverable_notes")
     assert await current_revision(db_url) == "0004_deliverable_notes"
     assert "deliverable_notes" in await _run(db_url, _columns)
     assert await _run(db_url, _old_row_notes) == {}

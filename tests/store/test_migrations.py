@@ -23,6 +23,7 @@ TABLES = {
     "supervisor_heartbeats",
     "api_keys",
     "idempotency_records",
+    "inbox_marks",
 }
 
 
@@ -44,7 +45,7 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-HEAD = "0004_deliverable_notes"
+HEAD = "0005_inbox_actions"
 
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:

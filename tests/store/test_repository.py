@@ -110,7 +110,10 @@ async def test_guarded_phase_change_waits_then_feedback_reactivates(
     assert again.decision.transition_id == stored.pending_confirmation.transition_id
     before = await _log(store)
     feedback = await repo.change_phase(cid, REVIEWER, PhaseChangeRequest("execute", feedback="no"))
-    assert feedback.decision == FeedbackRecorded("no")
+    decision = feedback.decision
+    assert isinstance(decision, FeedbackRecorded)
+    assert decision.feedback == "no"
+    assert decision.feedback_id == feedback.events[0].payload["feedback_id"]
     assert feedback.contract.status is ContractStatus.ACTIVE
     assert feedback.contract.pending_confirmation is None
     await _assert_committed(store, feedback, before)
