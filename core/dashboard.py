@@ -98,7 +98,7 @@ class ResourceUsage:
 @dataclass(frozen=True, slots=True)
 class Dashboard:
     status_counts: Mapping[ContractStatus, int]  # every status, zeros included
-    phase_counts: Mapping[str, int]  # open contracts only
+    phase_counts: Mapping[str, int]  # active contracts only (§4.4)
     stale_contracts: tuple[StaleContractInfo, ...]  # longest stale first
     waiting_for_input: tuple[WaitingContractInfo, ...]  # longest waiting first
     recent_events: tuple[LoggedEvent, ...]  # as given by the caller
@@ -192,12 +192,17 @@ def aggregate_dashboard(
     open_contracts = [c for c in contracts if c.status.is_open]
     return assemble_dashboard(
         status_counts=Counter(c.status for c in contracts),
-        phase_counts=Counter(c.phase for c in open_contracts),
+        phase_counts=phase_counts(contracts),
         stale=filter(None, (stale_info(c, now, cfg) for c in contracts)),
         waiting=filter(None, (waiting_info(c, questions) for c in contracts)),
         recent_events=recent_events,
         usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids),
     )
+
+
+def phase_counts(contracts: Iterable[Contract]) -> dict[str, int]:
+    """Active contracts per phase (§4.4: "count by phase, for active contracts")."""
+    return dict(Counter(c.phase for c in contracts if c.status is ContractStatus.ACTIVE))
 
 
 def resource_usage(

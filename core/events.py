@@ -38,6 +38,10 @@ class EventType(StrEnum):
     TASK_UPDATED = "task_updated"  # task_id, task_name, old_status, new_status
     QUESTION_TIMED_OUT = "question_timed_out"  # question_id
     CONTRACT_UPDATED = "contract_updated"  # changed fields
+    PHASE_READY = "phase_ready"  # phase, next_phase (None: ready to complete)
+    SUPERVISOR_STOP_REQUESTED = "supervisor_stop_requested"  # supervisor_task_id, reason
+    QUESTION_REDELIVERED = "question_redelivered"  # question_id, question, question_type
+    TASK_RETRIED = "task_retried"  # task_id, task_name, old_status, new_status
     HEARTBEAT = "heartbeat"  # transient: state, activity, progress; never stored
 
 
@@ -51,6 +55,8 @@ IMPORTANT_EVENTS = frozenset(
         EventType.PHASE_CONFIRMATION_REQUESTED,
         EventType.SUPERVISOR_RESTART_REQUESTED,
         EventType.CONTRACT_DELETED,
+        EventType.PHASE_READY,
+        EventType.QUESTION_REDELIVERED,
     }
 )
 

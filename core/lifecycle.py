@@ -11,7 +11,7 @@ re-exported here so callers have one place to import use cases from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from core.actors import Actor
 from core.contract_change import ContractChange
 from core.errors import InvalidTransition, SupervisorNotFound, ValidationFailed
 from core.events import EventType, NewEvent
+from core.gates import check_contract_completion
 from core.model import Contract, PendingPhaseConfirmation, Question, Task, TaskStatus
 from core.outcome import Outcome
 from core.phase_change import (
@@ -34,6 +35,7 @@ from core.phases import (
     parse_phase_config,
     phase_config_for,
 )
+from core.progress import DEFAULT_PROGRESS, ProgressSettings
 from core.questions import answer_question, ask_question
 from core.status import ContractStatus, WaitingFor, check_actor_may_move
 from core.work import (
@@ -42,6 +44,7 @@ from core.work import (
     new_transition_id,
     require_text,
     run_progress,
+    stop_supervisor,
     unchanged,
     update_task,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "ask_question",
     "change_phase",
     "change_status",
+    "check_completion",
     "confirmation_response",
     "create_contract",
     "create_task",
@@ -162,10 +166,57 @@ def update_contract(  # noqa: PLR0917 - the use-case signature shared with serve
     return _update_fields(contract, now, wanted)
 
 
-def set_auto_complete(contract: Contract, enabled: bool, now: datetime, actor: Actor) -> Outcome:
-    """Switch this contract's auto-completion on or off."""
+def set_auto_complete(  # noqa: PLR0917 - the use-case signature shared with server/
+    contract: Contract,
+    enabled: bool,
+    now: datetime,
+    actor: Actor,
+    tasks: Sequence[Task] = (),
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
+) -> Outcome:
+    """Switch this contract's auto-completion on or off.
+
+    Switching it on runs the progress flow: a contract whose terminal gate is already met
+    starts completing now rather than waiting for some later event.
+    """
     del actor
-    return _update_fields(contract, now, {"auto_complete_enabled": enabled})
+    if contract.auto_complete_enabled == enabled:
+        return unchanged(contract)
+    change = ContractChange(contract)
+    change.set(auto_complete_enabled=enabled)
+    change.emit(EventType.CONTRACT_UPDATED, changes={"auto_complete_enabled": enabled})
+    if enabled:
+        run_progress(change, tasks, now, settings, new_id)
+    return change.outcome(now)
+
+
+def check_completion(
+    contract: Contract,
+    tasks: Sequence[Task],
+    now: datetime,
+    actor: Actor,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+) -> Outcome:
+    """`POST /contracts/{id}/check-completion`, the specification's "force completion check".
+
+    A ready contract that would auto-complete (its own switch and the global one on,
+    status `active`) starts completing now; otherwise nothing changes and the answer lists
+    what is missing. `response` is `{ready, would_complete, missing, started, status}`.
+    """
+    del actor
+    check = check_contract_completion(contract, tasks)
+    would = check.would_complete and settings.auto_complete_enabled
+    change = ContractChange(contract)
+    if would:
+        change.move(ContractStatus.COMPLETING, now, (), reason="completion check")
+    response = {
+        **check.to_wire(),
+        "would_complete": would,
+        "started": would,
+        "status": change.contract.status.value,
+    }
+    return change.outcome(now, response=response)
 
 
 def _update_fields(contract: Contract, now: datetime, wanted: Mapping[str, Any]) -> Outcome:
@@ -192,6 +243,8 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
     reason: str | None = None,
     blocker: str | None = None,
     expected_version: int | None = None,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
 ) -> Outcome:
     """Move the status by the table (`POST /contracts/{id}/status`).
 
@@ -201,19 +254,41 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
     confirmation is still pending (resumed after a pause, unblocked) goes on to
     `waiting_for_input`: it waits on the reviewer, and `newStatus` says so.
     """
-    del tasks
     check_version(contract, expected_version)
     check_actor_may_move(actor, contract.status, target)
     change = ContractChange(contract)
     change.move(target, now, questions, reason, blocker)
     change.await_pending_input(now, questions)
+    changed_tasks = _after_move(change, contract.status, tasks, now, settings, new_id)
     response = {
         "success": True,
         "previousStatus": contract.status.value,
         "newStatus": change.contract.status.value,
         "rejectionReason": None,
     }
-    return change.outcome(now, response=response)
+    return change.outcome(now, response=response, tasks=changed_tasks)
+
+
+def _after_move(  # noqa: PLR0917 - the steps of change_status, kept apart for reading
+    change: ContractChange,
+    old: ContractStatus,
+    tasks: Sequence[Task],
+    now: datetime,
+    settings: ProgressSettings,
+    new_id: Callable[[], str],
+) -> tuple[Task, ...]:
+    """What a status move sets off: the progress flow for a contract that (re)starts work,
+    the supervisor's stop for one that completed.
+
+    Trap: a completion the reviewer rejected (`completing → active`) must not start
+    completing again at once, so a move out of `completing` does not run the flow.
+    """
+    status = change.contract.status
+    if status is ContractStatus.ACTIVE and old is not ContractStatus.COMPLETING:
+        run_progress(change, tasks, now, settings, new_id)
+    if status is ContractStatus.COMPLETED:
+        return stop_supervisor(change, tasks, now)
+    return ()
 
 
 def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
@@ -224,24 +299,30 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
     now: datetime,
     actor: Actor,
     transition_id: str,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
 ) -> Outcome:
     """Answer `POST /contracts/{id}/phase` (see `decide_phase_change` for the refusals).
 
     `response` is the `requires_confirmation` or `changes_requested` body, or None when the
-    phase moved (the route then returns the Contract).
+    phase moved (the route then returns the Contract). A move runs the progress flow in the
+    new phase: confirming the advance into a terminal phase whose deliverables are already
+    in starts completing at once (spec §2.2.3).
     """
     decision = decide_phase_change(contract, tasks, questions, request, actor)
     change = ContractChange(contract)
     if decision.kind is PhaseChangeKind.REQUIRES_CONFIRMATION:
         pending = _await_confirmation(change, questions, decision.target_phase, now, transition_id)
-        return change.outcome(now, response=confirmation_response(contract, tasks, pending))
+        body = confirmation_response(contract, tasks, pending)
+        body["missingRequirements"] = list(decision.forced_past)
+        return change.outcome(now, response=body)
     change.set(pending_confirmation=None)
     if decision.kind is PhaseChangeKind.CHANGES_REQUESTED:
         change.emit(EventType.CHANGES_REQUESTED, feedback=request.feedback)
         change.settle_waiting(now, questions)
         response = {"status": "changes_requested", "feedback": request.feedback}
         return change.outcome(now, response=response)
-    change.set(phase=decision.target_phase)
+    ready_mark = contract.waiting_for is WaitingFor.PHASE_READY
+    change.set(phase=decision.target_phase, **({"waiting_for": None} if ready_mark else {}))
     change.touch(now)
     change.emit(
         EventType.PHASE_CHANGED,
@@ -250,6 +331,7 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         comment=request.comment,
     )
     change.settle_waiting(now, questions)
+    run_progress(change, tasks, now, settings, lambda: transition_id)
     return change.outcome(now)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,37 @@ class PhaseDef:
         return {"id": self.id, "name": self.name, "order": self.order}
 
 
+class TaskRule(StrEnum):
+    """The task part of a phase's completion gate (spec §2.2.1 `TaskRequirement`)."""
+
+    NONE = "none"
+    ALL_COMPLETE = "all_complete"
+    MIN_COMPLETE = "min_complete"
+    NAMED = "named"
+
+
+@dataclass(frozen=True, slots=True)
+class GateSpec:
+    """A phase's configured completion gate (`phaseConfig.gates[phase]`), as stored.
+
+    `core.gates` turns it into the `PhaseCompletionGate` the progress flow checks; the
+    deliverables part is always the phase's required deliverables.
+    """
+
+    required_tasks: TaskRule = TaskRule.ALL_COMPLETE
+    min_complete: int = 0
+    names: tuple[str, ...] = ()
+    auto_advance: bool = True
+
+    def to_wire(self) -> dict[str, Any]:
+        tasks: Any = self.required_tasks.value
+        if self.required_tasks is TaskRule.MIN_COMPLETE:
+            tasks = {"min_complete": self.min_complete}
+        elif self.required_tasks is TaskRule.NAMED:
+            tasks = {"named": list(self.names)}
+        return {"requiredTasks": tasks, "autoAdvance": self.auto_advance}
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseConfig:
     """Ordered phases with their deliverables. `phases` is kept sorted by `order`."""
@@ -50,6 +81,7 @@ class PhaseConfig:
     phases: tuple[PhaseDef, ...]
     default_phase: str
     deliverables: Mapping[str, tuple[DeliverableDef, ...]] = field(default_factory=dict)
+    gates: Mapping[str, GateSpec] = field(default_factory=dict)  # configured phases only
 
     @property
     def phase_ids(self) -> list[str]:
@@ -88,11 +120,14 @@ class PhaseConfig:
         ]
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "phases": [p.to_wire() for p in self.phases],
             "defaultPhase": self.default_phase,
             "deliverables": {k: [d.to_wire() for d in v] for k, v in self.deliverables.items()},
         }
+        if self.gates:
+            wire["gates"] = {k: g.to_wire() for k, g in self.gates.items()}
+        return wire
 
 
 def _linear(*phases: tuple[str, str, str | None, str | None]) -> PhaseConfig:
@@ -152,8 +187,27 @@ def parse_contract_type(value: str) -> ContractType:
         ) from None
 
 
+_CONFIG_KEYS = frozenset({"phases", "defaultPhase", "default_phase", "deliverables", "gates"})
+_PHASE_KEYS = frozenset({"id", "name", "order"})
+_DELIVERABLE_KEYS = frozenset({"id", "name", "priority"})
+_GATE_KEYS = frozenset({"requiredTasks", "required_tasks", "autoAdvance", "auto_advance"})
+
+
+def refuse_unknown_keys(raw: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    """Unknown keys are refused naming the key (a typo must not be silently ignored)."""
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown key '{unknown[0]}' in {where}. Valid keys: {', '.join(sorted(known))}",
+            details={"field": f"{where}.{unknown[0]}", "unknown_keys": unknown},
+        )
+
+
 def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
     """Parse a custom `phaseConfig` (camelCase or snake_case keys), checking it is coherent."""
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed("phaseConfig must be an object", details={"field": "phaseConfig"})
+    refuse_unknown_keys(raw, _CONFIG_KEYS, "phaseConfig")
     phases_raw = _require_list(raw, "phases")
     phases = tuple(sorted((_parse_phase(p) for p in phases_raw), key=lambda p: p.order))
     if not phases:
@@ -164,7 +218,65 @@ def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
     default = raw.get("defaultPhase", raw.get("default_phase", ids[0]))
     if not isinstance(default, str) or default not in ids:
         raise ValidationFailed(f"phaseConfig.defaultPhase must be one of: {', '.join(ids)}")
-    return PhaseConfig(phases, default, _parse_deliverables(raw.get("deliverables") or {}, ids))
+    deliverables = _parse_deliverables(raw.get("deliverables") or {}, ids)
+    return PhaseConfig(phases, default, deliverables, parse_gates(raw.get("gates") or {}, ids))
+
+
+def parse_gates(raw: Any, phase_ids: Sequence[str]) -> dict[str, GateSpec]:
+    """`phaseConfig.gates`: `{phase: {requiredTasks, autoAdvance}}`.
+
+    `requiredTasks` is "none", "all_complete", `{"min_complete": N}` or `{"named": [..]}`
+    (default "all_complete"); `autoAdvance` defaults to true.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed(
+            "phaseConfig.gates must be an object {phase: gate}",
+            details={"field": "phaseConfig.gates"},
+        )
+    gates: dict[str, GateSpec] = {}
+    for phase, item in raw.items():
+        where = f"phaseConfig.gates.{phase}"
+        if phase not in phase_ids:
+            raise ValidationFailed(
+                f"gate given for unknown phase '{phase}'. Valid phases: {', '.join(phase_ids)}",
+                details={"field": where},
+            )
+        if not isinstance(item, Mapping):
+            raise ValidationFailed(f"{where} must be an object", details={"field": where})
+        refuse_unknown_keys(item, _GATE_KEYS, where)
+        gates[phase] = _parse_gate(item, where)
+    return gates
+
+
+def _parse_gate(item: Mapping[str, Any], where: str) -> GateSpec:
+    auto = item.get("autoAdvance", item.get("auto_advance", True))
+    if not isinstance(auto, bool):
+        raise ValidationFailed(
+            f"{where}.autoAdvance must be true or false", details={"field": f"{where}.autoAdvance"}
+        )
+    tasks = item.get("requiredTasks", item.get("required_tasks", TaskRule.ALL_COMPLETE.value))
+    return replace(_parse_task_rule(tasks, f"{where}.requiredTasks"), auto_advance=auto)
+
+
+def _parse_task_rule(value: Any, where: str) -> GateSpec:
+    problem = (
+        f'{where} must be "none", "all_complete", {{"min_complete": N}} '
+        f'or {{"named": [task names]}}, got {value!r}'
+    )
+    if value in (TaskRule.NONE.value, TaskRule.ALL_COMPLETE.value):
+        return GateSpec(TaskRule(value))
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise ValidationFailed(problem, details={"field": where})
+    key, arg = next(iter(value.items()))
+    if key in ("min_complete", "minComplete"):
+        if isinstance(arg, bool) or not isinstance(arg, int) or arg < 0:
+            raise ValidationFailed(problem, details={"field": where})
+        return GateSpec(TaskRule.MIN_COMPLETE, min_complete=arg)
+    if key == "named":
+        if not isinstance(arg, list) or not arg or not all(isinstance(n, str) and n for n in arg):
+            raise ValidationFailed(problem, details={"field": where})
+        return GateSpec(TaskRule.NAMED, names=tuple(arg))
+    raise ValidationFailed(problem, details={"field": where})
 
 
 def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:
@@ -177,6 +289,7 @@ def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:
 def _parse_phase(item: Any) -> PhaseDef:
     if not isinstance(item, Mapping):
         raise ValidationFailed("each phase must be an object {id, name, order}")
+    refuse_unknown_keys(item, _PHASE_KEYS, "phaseConfig.phases[]")
     pid, name, order = item.get("id"), item.get("name", item.get("id")), item.get("order")
     if not isinstance(pid, str) or not pid.strip() or not isinstance(name, str):
         raise ValidationFailed("each phase needs a non-empty string id and name")
@@ -201,6 +314,7 @@ def _parse_deliverables(raw: Any, phase_ids: list[str]) -> dict[str, tuple[Deliv
 def _parse_deliverable(phase: str, item: Any) -> DeliverableDef:
     if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
         raise ValidationFailed(f"each deliverable of phase '{phase}' needs a string id")
+    refuse_unknown_keys(item, _DELIVERABLE_KEYS, f"phaseConfig.deliverables.{phase}[]")
     name = item.get("name", item["id"])
     try:
         priority = DeliverablePriority(item.get("priority", "required"))

@@ -20,14 +20,18 @@ from core.event_payloads import (
     Heartbeat,
     PhaseChanged,
     PhaseConfirmationRequested,
+    PhaseReady,
     QuestionAnswered,
     QuestionAsked,
+    QuestionRedelivered,
     RawPayload,
     StaleDetected,
     StatusChanged,
     SupervisorStateChanged,
+    SupervisorStopRequested,
     TaskCompleted,
     TaskCreated,
+    TaskRetried,
     TaskUpdated,
     payload_of,
 )
@@ -45,6 +49,7 @@ ACTIVITY_EVENTS = frozenset(
         E.TASK_COMPLETED,
         E.QUESTION_ASKED,
         E.QUESTION_ANSWERED,
+        E.TASK_RETRIED,
     }
 )
 
@@ -93,6 +98,12 @@ def _heartbeat(p: Heartbeat) -> str:
     return f"heartbeat {_q(p.state)}{progress}{activity}"
 
 
+def _phase_ready(p: PhaseReady) -> str:
+    if p.next_phase is None:
+        return f"phase {p.phase} is ready to complete: waiting for you"
+    return f"phase {p.phase} is ready to advance to {p.next_phase}: waiting for you"
+
+
 _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     ContractCreated: lambda p: f"created the contract {p.name} ({p.contract_type})",
     StatusChanged: _status_changed,
@@ -109,6 +120,10 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     TaskCreated: lambda p: f"created task {p.task_name}",
     TaskUpdated: lambda p: f"task {p.task_name}: {p.old_status} → {p.new_status}",
     Heartbeat: _heartbeat,
+    PhaseReady: _phase_ready,
+    SupervisorStopRequested: lambda p: f"asked the supervisor to stop ({_q(p.reason)})",
+    QuestionRedelivered: lambda p: f"asked again: {p.question}",
+    TaskRetried: lambda p: f"retried task {p.task_name} ({p.old_status} → {p.new_status})",
 }
 
 # Types whose payload carries nothing worth a sentence of its own.

@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 
 from core.clock import iso, utc
 from core.config import ContractTimeoutConfig
+from core.contract_change import ContractChange
 from core.events import EventType, NewEvent, status_changed
-from core.model import Contract, Question, QuestionStatus
+from core.model import Contract, Question, QuestionStatus, Task
 from core.outcome import Outcome
 from core.status import ContractStatus, TransitionFacts, check_transition
+from core.work import stop_supervisor
 
 INPUT_TIMEOUT_REASON = "input timeout"
 GRACE_OVER_REASON = "completion grace period over"
@@ -34,8 +36,8 @@ def stale_duration(contract: Contract, now: datetime, threshold: timedelta) -> t
 
     Only `active` counts: a contract waiting for input, paused or blocked is quiet on purpose.
     """
-    if contract.status is not ContractStatus.ACTIVE:
-        return None
+    if contract.status is not ContractStatus.ACTIVE or contract.waiting_for is not None:
+        return None  # `waiting_for` on an active contract: ready, waiting on a human
     idle = age(contract.last_activity_at, now)
     return idle if idle > threshold else None
 
@@ -123,14 +125,22 @@ def completion_grace_over(contract: Contract, now: datetime, cfg: ContractTimeou
 
 
 def apply_completion_grace(
-    contract: Contract, now: datetime, cfg: ContractTimeoutConfig
+    contract: Contract, now: datetime, cfg: ContractTimeoutConfig, tasks: Sequence[Task] = ()
 ) -> Outcome | None:
-    """`completing` → `completed` once the grace period is over (None before that)."""
+    """`completing` → `completed` once the grace period is over (None before that); the
+    supervisor task of `tasks` is stopped (`core.work.stop_supervisor`, spec §2.2.3 step 9)."""
     if not completion_grace_over(contract, now, cfg):
         return None
+    moved = _moved(contract, ContractStatus.COMPLETED, now)
+    stop = ContractChange(moved)
+    stopped = stop_supervisor(stop, tasks, now)
     return Outcome(
-        contract=_moved(contract, ContractStatus.COMPLETED, now),
-        events=(_status_event(contract, ContractStatus.COMPLETED, GRACE_OVER_REASON),),
+        contract=moved,
+        events=(
+            _status_event(contract, ContractStatus.COMPLETED, GRACE_OVER_REASON),
+            *stop.events,
+        ),
+        tasks=stopped,
         previous_version=contract.version,
     )
 

@@ -9,10 +9,10 @@ same `core.dashboard` functions the offline replica uses, so both agree on every
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from core.attention import REVIEWER_STATUSES
 from core.config import ContractTimeoutConfig
@@ -26,7 +26,7 @@ from core.dashboard import (
     waiting_info,
 )
 from core.model import Question, QuestionStatus, TaskStatus
-from core.status import ContractStatus
+from core.status import ContractStatus, WaitingFor
 from core.store import event_log
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row
@@ -35,6 +35,26 @@ from core.store.unit_of_work import ReadUnitOfWork
 
 _OPEN = [s.value for s in ContractStatus if s.is_open]
 _REVIEWER = sorted(s.value for s in REVIEWER_STATUSES)
+
+
+def waiting_on_reviewer_clause() -> Any:
+    """`core.attention.waiting_on_reviewer` in SQL: a reviewer status, or an `active`
+    contract marked `phase_ready` (its gate is met; a human advances it)."""
+    c = contracts.c
+    ready = and_(
+        c.status == ContractStatus.ACTIVE.value, c.waiting_for == WaitingFor.PHASE_READY.value
+    )
+    return or_(c.status.in_(_REVIEWER), ready)
+
+
+def stale_clause(now: datetime, threshold: timedelta) -> Any:
+    """`core.timing.stale_duration` in SQL: active, not marked ready, quiet too long."""
+    c = contracts.c
+    return and_(
+        c.status == ContractStatus.ACTIVE.value,
+        c.waiting_for.is_(None),
+        c.last_activity_at < now - threshold,
+    )
 
 
 def _scoped(query: Any, owner: str | None) -> Any:
@@ -72,8 +92,10 @@ def status_counts(conn: Connection, owner: str | None) -> dict[ContractStatus, i
 
 
 def phase_counts(conn: Connection, owner: str | None) -> dict[str, int]:
-    """Open contracts per phase (terminal ones are not in any phase any more)."""
-    query = select(contracts.c.phase, func.count()).where(contracts.c.status.in_(_OPEN))
+    """Active contracts per phase (§4.4: "count by phase, for active contracts")."""
+    query = select(contracts.c.phase, func.count()).where(
+        contracts.c.status == ContractStatus.ACTIVE.value
+    )
     query = _scoped(query, owner).group_by(contracts.c.phase)
     return {phase: count for phase, count in conn.execute(query)}
 
@@ -82,10 +104,7 @@ def stale_list(
     conn: Connection, owner: str | None, now: datetime, cfg: ContractTimeoutConfig, limit: int
 ) -> list[StaleContractInfo]:
     """The longest-quiet stale contracts (at most `limit`)."""
-    query = select(contracts).where(
-        contracts.c.status == ContractStatus.ACTIVE.value,
-        contracts.c.last_activity_at < now - cfg.stale_threshold,
-    )
+    query = select(contracts).where(stale_clause(now, cfg.stale_threshold))
     query = _scoped(query, owner).order_by(contracts.c.last_activity_at).limit(limit)
     rows = (conn.execute(query)).mappings().all()
     infos = (stale_info(contract_from_row(r), now, cfg) for r in rows)
@@ -94,7 +113,7 @@ def stale_list(
 
 def waiting_list(conn: Connection, owner: str | None, limit: int) -> list[WaitingContractInfo]:
     """Contracts waiting on the reviewer, longest waiting first, with their pending questions."""
-    query = select(contracts).where(contracts.c.status.in_(_REVIEWER))
+    query = select(contracts).where(waiting_on_reviewer_clause())
     query = _scoped(query, owner).order_by(contracts.c.status_changed_at).limit(limit)
     waiting = [contract_from_row(r) for r in (conn.execute(query)).mappings().all()]
     pending = _pending_questions(conn, [c.id for c in waiting])

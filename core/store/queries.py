@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from core.attention import REVIEWER_STATUSES
 from core.clock import iso
 from core.errors import SupervisorNotFound
 from core.events import LoggedEvent
 from core.model import Contract, Question, QuestionStatus, Task
 from core.status import ContractStatus
 from core.store import event_log, sqlite_events
+from core.store.aggregates import stale_clause, waiting_on_reviewer_clause
 from core.store.engine import Store
 from core.store.rows import contract_from_row, question_from_row
 from core.store.schema import contracts, questions, supervisor_heartbeats, supervisor_liveness
@@ -103,13 +103,10 @@ def _filtered(query: Select[Any], owner: str | None, where: ContractFilter, now:
     if where.phase is not None:
         query = query.where(c.phase == where.phase)
     if where.stale_threshold is not None:
-        query = query.where(
-            c.status == ContractStatus.ACTIVE.value,
-            c.last_activity_at < now - where.stale_threshold,
-        )
+        query = query.where(stale_clause(now, where.stale_threshold))
     if where.waiting:
         # Waiting on the reviewer, by core.attention's rule (the dashboard's list too).
-        query = query.where(c.status.in_(sorted(s.value for s in REVIEWER_STATUSES)))
+        query = query.where(waiting_on_reviewer_clause())
     if where.updated_since is not None:
         query = query.where(c.updated_at >= where.updated_since)
     return query

@@ -142,9 +142,19 @@ class ContractRepository:
 
     async def set_auto_complete(self, contract_id: str, actor: Actor, enabled: bool) -> Applied:
         def decide(x: Loaded) -> Outcome:
-            return lifecycle.set_auto_complete(x.contract, enabled, x.now, actor)
+            return lifecycle.set_auto_complete(
+                x.contract, enabled, x.now, actor, x.tasks, self._progress, new_id
+            )
 
-        return await self._apply(contract_id, actor, decide)
+        return await self._apply(contract_id, actor, decide, tasks=True)
+
+    async def check_completion(self, contract_id: str, actor: Actor) -> Applied:
+        """The "force completion check": starts completion when the contract is ready."""
+
+        def decide(x: Loaded) -> Outcome:
+            return lifecycle.check_completion(x.contract, x.tasks, x.now, actor, self._progress)
+
+        return await self._apply(contract_id, actor, decide, tasks=True)
 
     async def change_status(
         self,
@@ -161,10 +171,20 @@ class ContractRepository:
 
         def decide(x: Loaded) -> Outcome:
             return lifecycle.change_status(
-                x.contract, (), x.questions, status, x.now, actor, reason, blocker, expected_version
+                x.contract,
+                x.tasks,
+                x.questions,
+                status,
+                x.now,
+                actor,
+                reason,
+                blocker,
+                expected_version,
+                self._progress,
+                new_id,
             )
 
-        return await self._apply(contract_id, actor, decide, questions="pending")
+        return await self._apply(contract_id, actor, decide, tasks=True, questions="pending")
 
     async def change_phase(
         self, contract_id: str, actor: Actor, request: PhaseChangeRequest
@@ -173,7 +193,7 @@ class ContractRepository:
 
         def decide(x: Loaded) -> Outcome:
             return lifecycle.change_phase(
-                x.contract, x.tasks, x.questions, request, x.now, actor, new_id()
+                x.contract, x.tasks, x.questions, request, x.now, actor, new_id(), self._progress
             )
 
         return await self._apply(contract_id, actor, decide, tasks=True, questions="pending")
@@ -245,7 +265,16 @@ class ContractRepository:
             contract = uow.load_for_update(asked.contract_id, owner_scope(actor))
             every = uow.questions(contract.id)
             now = self.clock.now()
-            outcome = lifecycle.answer_question(contract, every, question_id, answer, now, actor)
+            outcome = lifecycle.answer_question(
+                contract,
+                every,
+                question_id,
+                answer,
+                now,
+                actor,
+                uow.tasks(contract.id),
+                self._progress,
+            )
             return uow.apply(outcome, actor, now)
 
         return await self.store.run_write(work)

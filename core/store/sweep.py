@@ -20,9 +20,10 @@ from core.actors import SYSTEM
 from core.config import ContractTimeoutConfig
 from core.errors import DomainError
 from core.events import LoggedEvent
-from core.model import Contract, Question
+from core.model import Contract, Question, Task
 from core.outcome import Outcome
 from core.status import ContractStatus
+from core.store.aggregates import stale_clause
 from core.store.engine import Store
 from core.store.schema import contracts, idempotency_records, supervisor_heartbeats
 from core.store.unit_of_work import WriteUnitOfWork
@@ -30,30 +31,49 @@ from core.store.unit_of_work import WriteUnitOfWork
 # API.md: a repeated Idempotency-Key is answered from its record for 24 hours.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
-# (contract, its pending questions, now, config) → the rule's Outcome, or None: not due.
-Rule = Callable[[Contract, Sequence[Question], datetime, ContractTimeoutConfig], Outcome | None]
+# (contract, its pending questions, its tasks, now, config) → the rule's Outcome, or None.
+Rule = Callable[
+    [Contract, Sequence[Question], Sequence[Task], datetime, ContractTimeoutConfig],
+    Outcome | None,
+]
 
 
 def _stale(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    __: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     return timing.detect_stale(c, now, cfg)
 
 
 def _input_timeout(
-    c: Contract, questions: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    questions: Sequence[Question],
+    _: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     return timing.apply_input_timeout(c, questions, now, cfg)
 
 
 def _grace(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    tasks: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
-    return timing.apply_completion_grace(c, now, cfg)
+    return timing.apply_completion_grace(c, now, cfg, tasks)
 
 
 def _retention(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    __: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     if not timing.archive_expired(c, now, cfg):
         return None
@@ -78,8 +98,7 @@ def stale_candidates(now: datetime, cfg: ContractTimeoutConfig) -> Select[Any]:
     """Active, quiet for longer than the threshold, not yet reported in this episode."""
     c = contracts.c
     return select(c.id).where(
-        c.status == ContractStatus.ACTIVE.value,
-        c.last_activity_at < now - cfg.stale_threshold,
+        stale_clause(now, cfg.stale_threshold),
         or_(c.stale_notified_at.is_(None), c.stale_notified_at < c.last_activity_at),
     )
 
@@ -158,7 +177,7 @@ class Sweeper:
         def work(uow: WriteUnitOfWork) -> list[LoggedEvent] | None:
             contract = uow.load_for_update(contract_id, None)
             pending = uow.questions(contract_id, pending_only=True)
-            outcome = rule(contract, pending, now, self.config)
+            outcome = rule(contract, pending, uow.tasks(contract_id), now, self.config)
             return None if outcome is None else uow.persist(outcome, SYSTEM, now)
 
         return await self.store.run_write(work)

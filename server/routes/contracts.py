@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Response
 from core.clock import parse_iso
 from core.config import parse_duration
 from core.errors import SupervisorNotFound, ValidationFailed
-from core.gates import check_contract_completion, check_phase_readiness
+from core.gates import check_phase_readiness
 from core.phase_change import PhaseChangeRequest
+from core.progress import ProgressSettings, auto_advance_enabled
 from core.status import ContractStatus
 from core.store import queries
 from core.store.queries import ContractDetail, ContractFilter
@@ -111,20 +112,25 @@ async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json 
     return status.to_wire()
 
 
-def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
+def _readiness_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
     readiness = check_phase_readiness(detail.contract, detail.tasks)
+    settings = ProgressSettings(ctx.config.auto_advance_phases, ctx.config.auto_complete_enabled)
+    return readiness.to_wire(auto_advance_enabled(detail.contract, settings))
+
+
+def _detail_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
     return {
         **detail.contract.to_wire(),
         "tasks": [t.to_wire() for t in detail.tasks],
         "pendingQuestions": [q.to_wire() for q in detail.pending_questions],
-        "readiness": readiness.to_wire(auto_advance),
+        "readiness": _readiness_wire(ctx, detail),
     }
 
 
 @router.get("/{contract_id}")
 async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    wire = _detail_wire(detail, ctx.config.auto_advance_phases)
+    wire = _detail_wire(ctx, detail)
     wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
     return wire
 
@@ -191,18 +197,14 @@ def _with_version(applied: Applied) -> Json:
 @router.get("/{contract_id}/phase-readiness")
 async def phase_readiness(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    readiness = check_phase_readiness(detail.contract, detail.tasks)
-    return readiness.to_wire(ctx.config.auto_advance_phases)
+    return _readiness_wire(ctx, detail)
 
 
 @router.post("/{contract_id}/check-completion")
 async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
-    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    check = check_contract_completion(detail.contract, detail.tasks)
-    wire = check.to_wire()
-    # The global switch of the [contracts] section turns auto-completion off everywhere.
-    wire["would_complete"] = wire["would_complete"] and ctx.config.auto_complete_enabled
-    return wire
+    applied = await ctx.repo.check_completion(contract_id, actor)
+    committed(ctx, applied)
+    return _with_version(applied)
 
 
 @router.put("/{contract_id}/auto-complete")

@@ -58,6 +58,7 @@ def test_requires_confirmation_response_and_state() -> None:
         "phaseTasks": [desk.tasks["t1"].to_wire()],
         "requiresConfirmation": True,
         "message": "Phase guard is enabled. User confirmation required.",
+        "missingRequirements": [],
     }
     c = outcome.contract
     assert c.pending_confirmation == PendingPhaseConfirmation("tr-1", "execute", desk.now)

@@ -153,7 +153,8 @@ async def test_completion_grace_then_archive_retention(
     report = await services.run_once()
     assert report.completed == [cid]
     frames = drain(watch)
-    assert types(frames) == ["status_changed"]
+    # Completed: the supervisor task is finished and asked to stop (§2.2.3 step 9).
+    assert types(frames) == ["status_changed", "task_completed", "supervisor_stop_requested"]
     assert frames[0]["new_status"] == "completed"
 
     archived = await ctx.repo.change_status(cid, admin(), "archived")
