@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DomainError
 from server.responses import OrjsonResponse
+from server.schemas import UNKNOWN_KEY_HINTS
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,25 @@ async def _domain_error(_: Request, exc: Exception) -> OrjsonResponse:
 async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [_describe(err) for err in exc.errors()]
+    details: dict[str, Any] = {"errors": problems}
+    unknown = [_location(err) for err in exc.errors() if err.get("type") == "extra_forbidden"]
+    if unknown:
+        details["field"] = unknown[0]
+        details["unknown_keys"] = unknown
     return error_response(
-        400, "VALIDATION_FAILED", "; ".join(problems) or "Invalid request", {"errors": problems}
+        400, "VALIDATION_FAILED", "; ".join(problems) or "Invalid request", details
     )
 
 
+def _location(err: Any) -> str:
+    return ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+
+
 def _describe(err: Any) -> str:
-    location = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+    location = _location(err)
+    if err.get("type") == "extra_forbidden":
+        hint = UNKNOWN_KEY_HINTS.get(location.rsplit(".", 1)[-1])
+        return f"unknown key '{location}'" + (f": {hint}" if hint else "")
     return f"{location or 'body'}: {err.get('msg', 'invalid')}"
 
 

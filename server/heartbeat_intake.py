@@ -103,10 +103,11 @@ class HeartbeatFastPath:
         now = ctx.clock.now()
         contract_id = match.groups()[0] if match.groups() else None
         beats = _beats(raw, contract_id, now)
-        accepted = (await writer.submit(beats, actor.owner)).accepted
-        if contract_id is not None and not accepted:
+        batch = await writer.submit(beats, actor.owner)
+        batch.check_tasks(beats, numbered=contract_id is None)
+        if contract_id is not None and not batch.accepted:
             raise ContractNotFound(contract_id)
-        return {"accepted": len(accepted)}
+        return {"accepted": len(batch.accepted)}
 
 
 def _beats(raw: Any, contract_id: str | None, now: datetime) -> Sequence[Heartbeat]:

@@ -22,13 +22,24 @@ MAX_TEXT = 100_000
 MAX_VERSION = 2**53
 
 
+# What an unknown body key most likely meant: said in the 400 that refuses it.
+UNKNOWN_KEY_HINTS = {
+    "status": "the status moves through POST /contracts/{id}/status (targetStatus)",
+    "targetStatus": "the status moves through POST /contracts/{id}/status",
+    "older_than": "use older_than_hours (a number of hours)",
+    "olderThan": "use olderThanHours (a number of hours)",
+}
+
+
 class Body(BaseModel):
+    # Unknown keys are refused (400 naming the key): a typo must never be silently ignored.
     model_config = ConfigDict(
         alias_generator=to_camel,
         validate_by_name=True,
         validate_by_alias=True,
         strict=True,
         frozen=True,
+        extra="forbid",
     )
 
 

@@ -22,6 +22,7 @@ from core import lifecycle
 from core.actors import Actor
 from core.clock import Clock
 from core.config import ContractTimeoutConfig
+from core.events import LoggedEvent
 from core.model import Contract, Question, Task, TaskStatus
 from core.outcome import Outcome
 from core.phase_change import PhaseChangeRequest
@@ -31,7 +32,12 @@ from core.store.engine import Store
 from core.store.supervision import HeartbeatBatch, SupervisorStore
 from core.store.sweep import Sweeper, SweepReport
 from core.store.unit_of_work import Applied, WriteUnitOfWork, owner_scope
-from core.supervisor import Heartbeat, RestorationPlan, SupervisorPersistentState
+from core.supervisor import (
+    Heartbeat,
+    RestorationPlan,
+    SupervisorPersistentState,
+    SupervisorState,
+)
 
 
 def new_id() -> str:
@@ -311,6 +317,18 @@ class ContractRepository:
         self, contract_id: str, owner: str | None
     ) -> SupervisorPersistentState | None:
         return await self._supervision.load_state(contract_id, owner)
+
+    async def sync_supervisor_state(
+        self, contract_id: str, actor: Actor, heartbeat_state: SupervisorState
+    ) -> Applied:
+        """`supervisor/sync`: the persisted state agrees with the latest heartbeat."""
+        return await self._supervision.sync_state(contract_id, actor, heartbeat_state)
+
+    async def restore_and_redeliver(
+        self, contract_id: str, actor: Actor
+    ) -> tuple[RestorationPlan, list[LoggedEvent]]:
+        """The restoration plan, pending questions re-delivered to the user as events."""
+        return await self._supervision.restore_and_redeliver(contract_id, actor)
 
     async def restoration(self, contract_id: str, owner: str | None) -> RestorationPlan:
         """How the contract's supervisor should restore itself (spec §3.6)."""

@@ -45,6 +45,7 @@ async def heartbeat(
 ) -> Json:
     beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
     batch = await writer.submit([beat], actor.owner)
+    batch.check_tasks([beat], numbered=False)
     if not batch.accepted:
         raise ContractNotFound(contract_id)
     return {"accepted": 1}
@@ -56,6 +57,7 @@ async def heartbeats(
 ) -> Json:
     beats = parse_batch(body.heartbeats, ctx.clock.now())
     batch = await writer.submit(beats, actor.owner)
+    batch.check_tasks(beats)
     return {"accepted": len(batch.accepted)}
 
 
@@ -95,7 +97,8 @@ async def save_state(contract_id: str, body: RawBody, ctx: CtxDep, actor: ActorD
 
 @router.get("/contracts/{contract_id}/supervisor/restore")
 async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
-    plan = await ctx.repo.restoration(contract_id, actor.owner)
+    plan, redelivered = await ctx.repo.restore_and_redeliver(contract_id, actor)
+    ctx.publish(redelivered)
     return plan.to_wire()
 
 
@@ -103,9 +106,11 @@ async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
 async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> Json:
     """The supervisor's state as of its last heartbeat; 503 SUPERVISOR_DEAD when silent."""
     status = await _status(ctx, contract_id, actor.owner)
-    if not status.alive:
+    if not status.alive or status.state is None:
         raise SupervisorDead(contract_id, iso(status.last_heartbeat))
-    return {"synced": True, "state": status.state.value if status.state else None}
+    applied = await ctx.repo.sync_supervisor_state(contract_id, actor, status.state)
+    committed(ctx, applied)
+    return {"synced": True, "state": status.state.value}
 
 
 @router.post("/contracts/{contract_id}/supervisor/restart", status_code=202)
