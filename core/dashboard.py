@@ -72,17 +72,33 @@ class ResourceUsage:
 
     @classmethod
     def derive(
-        cls, active_supervisors: int, running_tasks: int, pending_tasks: int
+        cls,
+        active_supervisors: int,
+        running_tasks: int,
+        pending_tasks: int,
+        live_daemons: Iterable[str | None] | None = None,
+        live_worktrees: Iterable[Iterable[str]] | None = None,
     ) -> ResourceUsage:
-        """The figures from the three counts the system really has.
+        """The figures, measured.
 
         - activeSupervisors: supervisor tasks whose last heartbeat is within the timeout;
         - runningTasks / pendingTasks: non-supervisor tasks in that status, of open contracts;
-        - activeDaemons = activeSupervisors: each supervisor runs in its own daemon here;
-        - totalWorktrees = runningTasks: each running task holds one worktree.
+        - activeDaemons: distinct `daemon_id`s of live supervisors' last heartbeats (one
+          naming none is its own daemon);
+        - totalWorktrees: distinct worktrees those heartbeats report.
+        Without heartbeat data (an offline replica) both fall back to the old estimates:
+        one daemon per live supervisor, one worktree per running task.
         """
+        if live_daemons is None or live_worktrees is None:
+            return cls(
+                active_supervisors, running_tasks, pending_tasks, active_supervisors, running_tasks
+            )
         return cls(
-            active_supervisors, running_tasks, pending_tasks, active_supervisors, running_tasks
+            active_supervisors,
+            running_tasks,
+            pending_tasks,
+            count_daemons(live_daemons),
+            len({w for trees in live_worktrees for w in trees}),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -198,6 +214,18 @@ def aggregate_dashboard(
         recent_events=recent_events,
         usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids),
     )
+
+
+def count_daemons(daemon_ids: Iterable[str | None]) -> int:
+    """Distinct daemons; a supervisor that names no daemon counts as one of its own."""
+    named: set[str] = set()
+    unnamed = 0
+    for daemon in daemon_ids:
+        if daemon is None:
+            unnamed += 1
+        else:
+            named.add(daemon)
+    return len(named) + unnamed
 
 
 def phase_counts(contracts: Iterable[Contract]) -> dict[str, int]:

@@ -145,6 +145,34 @@ def _id_list(value: Any, snake: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+MAX_DAEMON = 200
+MAX_WORKTREES = 1000
+MAX_WORKTREE = 4096
+
+
+def _optional_text(value: Any, snake: str, longest: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"'{snake}' must be a non-empty string", details={"field": snake})
+    return _within(value, snake, longest)
+
+
+def _worktrees(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_WORKTREES
+        or not all(isinstance(v, str) and v.strip() and len(v) <= MAX_WORKTREE for v in value)
+    ):
+        raise ValidationFailed(
+            f"'worktrees' must be a list of at most {MAX_WORKTREES} paths",
+            details={"field": "worktrees"},
+        )
+    return tuple(dict.fromkeys(value))
+
+
 def _timestamp(value: Any, now: datetime) -> datetime:
     if value is None:
         return now
@@ -183,6 +211,8 @@ class Heartbeat:
     progress: int
     pending_task_ids: tuple[str, ...]
     timestamp: datetime
+    daemon_id: str | None = None  # the daemon running this supervisor (dashboard figures)
+    worktrees: tuple[str, ...] = ()  # the worktrees it holds now
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], contract_id: str | None, now: datetime) -> Heartbeat:
@@ -206,6 +236,8 @@ class Heartbeat:
             progress=_progress(_field(raw, "progress")),
             pending_task_ids=_id_list(_field(raw, "pending_task_ids"), "pending_task_ids"),
             timestamp=_timestamp(_field(raw, "timestamp"), now),
+            daemon_id=_optional_text(_field(raw, "daemon_id"), "daemon_id", MAX_DAEMON),
+            worktrees=_worktrees(_field(raw, "worktrees")),
         )
 
     def to_transient_event_payload(self) -> dict[str, Any]:

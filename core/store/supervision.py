@@ -385,6 +385,8 @@ def _liveness_upsert(dialect: str) -> Any:
 def _liveness_values(heartbeat: Heartbeat) -> dict[str, Any]:
     values = heartbeat_values(heartbeat)
     values["last_heartbeat_at"] = values.pop("timestamp")
+    values["daemon_id"] = heartbeat.daemon_id
+    values["worktrees"] = list(heartbeat.worktrees)
     return values
 
 

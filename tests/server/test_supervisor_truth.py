@@ -214,3 +214,39 @@ def test_phase_config_gates_are_validated_stored_and_used(
     after = reviewer.get(f"/contracts/{cid}").json()
     # Two tasks done: phase a advanced; b needs no tasks and has no deliverables: completing.
     assert (after["phase"], after["status"]) == ("b", "completing")
+
+
+def test_dashboard_counts_active_phases_and_measured_daemons_and_worktrees(
+    server: Any, reviewer: httpx.Client, supervisor: httpx.Client
+) -> None:
+    """`phaseCounts` counts active contracts only; activeDaemons / totalWorktrees are
+    measured from live heartbeats carrying `daemon_id` and `worktrees`. A fresh owner
+    (its own keys) keeps the figures this test's own."""
+    from tests.server.hardened import new_key
+
+    owner = f"dash-{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {new_key(server, owner, 'admin')}"}
+    with httpx.Client(base_url=server.base_url + "/api/v1", headers=headers, timeout=30) as me:
+        ids = [start_contract(me, me)["id"] for _ in range(3)]
+        me.post(f"/contracts/{ids[2]}/status", json={"targetStatus": "paused"})
+        contracts = [me.get(f"/contracts/{cid}").json() for cid in ids]
+        beats = [
+            {
+                **beat(contracts[0]),
+                "contract_id": ids[0],
+                "daemon_id": "d1",
+                "worktrees": ["/w/a", "/w/b"],
+            },
+            {**beat(contracts[1]), "contract_id": ids[1], "daemon_id": "d1", "worktrees": ["/w/c"]},
+            {**beat(contracts[2]), "contract_id": ids[2], "daemon_id": "d2", "worktrees": []},
+        ]
+        sent = me.post("/supervisor/heartbeats", json={"heartbeats": beats})
+        assert sent.status_code == 202, sent.text
+        board = me.get("/contracts/dashboard").json()
+    assert board["phaseCounts"] == {"plan": 2}  # the paused one is not counted
+    usage = board["resourceUsage"]
+    assert (usage["activeSupervisors"], usage["activeDaemons"], usage["totalWorktrees"]) == (
+        3,
+        2,
+        3,
+    )

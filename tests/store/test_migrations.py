@@ -43,7 +43,7 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-HEAD = "0002_dashboard_indexes"
+HEAD = "0003_liveness_daemons"
 
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
