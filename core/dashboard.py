@@ -203,8 +203,13 @@ def aggregate_dashboard(
     alive_supervisor_task_ids: Collection[str],
     now: datetime,
     cfg: ContractTimeoutConfig,
+    live_supervisors: Sequence[tuple[str | None, Sequence[str]]] | None = None,
 ) -> Dashboard:
-    """The dashboard computed in memory from all rows (e.g. the local replica)."""
+    """The dashboard computed in memory from all rows (e.g. the local replica).
+
+    `live_supervisors`: (daemon_id, worktrees) of each live supervisor's last heartbeat;
+    None when unknown (a replica has no heartbeats): daemons and worktrees are estimated.
+    """
     open_contracts = [c for c in contracts if c.status.is_open]
     return assemble_dashboard(
         status_counts=Counter(c.status for c in contracts),
@@ -212,7 +217,7 @@ def aggregate_dashboard(
         stale=filter(None, (stale_info(c, now, cfg) for c in contracts)),
         waiting=filter(None, (waiting_info(c, questions) for c in contracts)),
         recent_events=recent_events,
-        usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids),
+        usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids, live_supervisors),
     )
 
 
@@ -237,6 +242,7 @@ def resource_usage(
     open_contracts: Sequence[Contract],
     tasks: Sequence[Task],
     alive_supervisor_task_ids: Collection[str],
+    live_supervisors: Sequence[tuple[str | None, Sequence[str]]] | None = None,
 ) -> ResourceUsage:
     """Counts for `ResourceUsage.derive` from in-memory rows.
 
@@ -251,4 +257,6 @@ def resource_usage(
         ),
         running_tasks=sum(1 for t in workers if t.status is TaskStatus.RUNNING),
         pending_tasks=sum(1 for t in workers if t.status is TaskStatus.PENDING),
+        live_daemons=None if live_supervisors is None else [d for d, _ in live_supervisors],
+        live_worktrees=None if live_supervisors is None else [w for _, w in live_supervisors],
     )
