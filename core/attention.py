@@ -3,8 +3,9 @@
 Two lists, never overlapping, shown the same by the server's dashboard, the replica's
 dashboard, the desktop's table filters, its dashboard lists and its tray alerts:
 
-- *waiting on the reviewer*: a question or a phase confirmation (status `waiting_for_input`)
-  or a completion confirmation (status `completing`) — `waiting_on_reviewer`;
+- *waiting on the reviewer*: a question or a phase confirmation (status `waiting_for_input`),
+  a completion confirmation (status `completing`), or a ready phase a human advances
+  (`active` with `waitingFor: phase_ready`) — `waiting_on_reviewer`;
 - *stale*: `active` and quiet for longer than the threshold (`core.timing.stale_duration`,
   API.md's timing rules). An active contract waits on nobody but its supervisor, so a stale
   one is held up by the automation.
@@ -30,4 +31,6 @@ def waiting_on_reviewer(contract: Contract) -> WaitingFor | None:
         return contract.waiting_for or WaitingFor.QUESTION
     if contract.status is ContractStatus.COMPLETING:
         return WaitingFor.COMPLETION_CONFIRMATION
+    if contract.status is ContractStatus.ACTIVE and contract.waiting_for is WaitingFor.PHASE_READY:
+        return WaitingFor.PHASE_READY  # its gate is met; a human advances it (§2.2.3 step 3)
     return None

@@ -68,8 +68,8 @@ def status_effects(
     changes: dict[str, Any] = {"status": target, "status_changed_at": now}
     if current is _S.BLOCKED:
         changes["blocked_reason"] = None
-    if current in (_S.WAITING_FOR_INPUT, _S.COMPLETING):
-        changes["waiting_for"] = None
+    if current in (_S.WAITING_FOR_INPUT, _S.COMPLETING, _S.ACTIVE):
+        changes["waiting_for"] = None  # on an active contract: the `phase_ready` mark
     if (current, target) == (_S.COMPLETING, _S.ACTIVE):
         changes["completion_detected_at"] = None  # the user rejected completion
     changes.update(_entry_effects(target, now, reason, blocker))

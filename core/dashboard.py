@@ -72,17 +72,33 @@ class ResourceUsage:
 
     @classmethod
     def derive(
-        cls, active_supervisors: int, running_tasks: int, pending_tasks: int
+        cls,
+        active_supervisors: int,
+        running_tasks: int,
+        pending_tasks: int,
+        live_daemons: Iterable[str | None] | None = None,
+        live_worktrees: Iterable[Iterable[str]] | None = None,
     ) -> ResourceUsage:
-        """The figures from the three counts the system really has.
+        """The figures, measured.
 
         - activeSupervisors: supervisor tasks whose last heartbeat is within the timeout;
         - runningTasks / pendingTasks: non-supervisor tasks in that status, of open contracts;
-        - activeDaemons = activeSupervisors: each supervisor runs in its own daemon here;
-        - totalWorktrees = runningTasks: each running task holds one worktree.
+        - activeDaemons: distinct `daemon_id`s of live supervisors' last heartbeats (one
+          naming none is its own daemon);
+        - totalWorktrees: distinct worktrees those heartbeats report.
+        Without heartbeat data (an offline replica) both fall back to the old estimates:
+        one daemon per live supervisor, one worktree per running task.
         """
+        if live_daemons is None or live_worktrees is None:
+            return cls(
+                active_supervisors, running_tasks, pending_tasks, active_supervisors, running_tasks
+            )
         return cls(
-            active_supervisors, running_tasks, pending_tasks, active_supervisors, running_tasks
+            active_supervisors,
+            running_tasks,
+            pending_tasks,
+            count_daemons(live_daemons),
+            len({w for trees in live_worktrees for w in trees}),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -98,7 +114,7 @@ class ResourceUsage:
 @dataclass(frozen=True, slots=True)
 class Dashboard:
     status_counts: Mapping[ContractStatus, int]  # every status, zeros included
-    phase_counts: Mapping[str, int]  # open contracts only
+    phase_counts: Mapping[str, int]  # active contracts only (§4.4)
     stale_contracts: tuple[StaleContractInfo, ...]  # longest stale first
     waiting_for_input: tuple[WaitingContractInfo, ...]  # longest waiting first
     recent_events: tuple[LoggedEvent, ...]  # as given by the caller
@@ -187,23 +203,46 @@ def aggregate_dashboard(
     alive_supervisor_task_ids: Collection[str],
     now: datetime,
     cfg: ContractTimeoutConfig,
+    live_supervisors: Sequence[tuple[str | None, Sequence[str]]] | None = None,
 ) -> Dashboard:
-    """The dashboard computed in memory from all rows (e.g. the local replica)."""
+    """The dashboard computed in memory from all rows (e.g. the local replica).
+
+    `live_supervisors`: (daemon_id, worktrees) of each live supervisor's last heartbeat;
+    None when unknown (a replica has no heartbeats): daemons and worktrees are estimated.
+    """
     open_contracts = [c for c in contracts if c.status.is_open]
     return assemble_dashboard(
         status_counts=Counter(c.status for c in contracts),
-        phase_counts=Counter(c.phase for c in open_contracts),
+        phase_counts=phase_counts(contracts),
         stale=filter(None, (stale_info(c, now, cfg) for c in contracts)),
         waiting=filter(None, (waiting_info(c, questions) for c in contracts)),
         recent_events=recent_events,
-        usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids),
+        usage=resource_usage(open_contracts, tasks, alive_supervisor_task_ids, live_supervisors),
     )
+
+
+def count_daemons(daemon_ids: Iterable[str | None]) -> int:
+    """Distinct daemons; a supervisor that names no daemon counts as one of its own."""
+    named: set[str] = set()
+    unnamed = 0
+    for daemon in daemon_ids:
+        if daemon is None:
+            unnamed += 1
+        else:
+            named.add(daemon)
+    return len(named) + unnamed
+
+
+def phase_counts(contracts: Iterable[Contract]) -> dict[str, int]:
+    """Active contracts per phase (§4.4: "count by phase, for active contracts")."""
+    return dict(Counter(c.phase for c in contracts if c.status is ContractStatus.ACTIVE))
 
 
 def resource_usage(
     open_contracts: Sequence[Contract],
     tasks: Sequence[Task],
     alive_supervisor_task_ids: Collection[str],
+    live_supervisors: Sequence[tuple[str | None, Sequence[str]]] | None = None,
 ) -> ResourceUsage:
     """Counts for `ResourceUsage.derive` from in-memory rows.
 
@@ -218,4 +257,6 @@ def resource_usage(
         ),
         running_tasks=sum(1 for t in workers if t.status is TaskStatus.RUNNING),
         pending_tasks=sum(1 for t in workers if t.status is TaskStatus.PENDING),
+        live_daemons=None if live_supervisors is None else [d for d, _ in live_supervisors],
+        live_worktrees=None if live_supervisors is None else [w for _, w in live_supervisors],
     )

@@ -198,6 +198,37 @@ class WorktreeCleanupRequested(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseReady(EventPayload):
+    KIND = EventType.PHASE_READY
+    phase: str
+    next_phase: str | None = None  # None: the terminal phase, ready to complete
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorStopRequested(EventPayload):
+    KIND = EventType.SUPERVISOR_STOP_REQUESTED
+    supervisor_task_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRedelivered(EventPayload):
+    KIND = EventType.QUESTION_REDELIVERED
+    question_id: str
+    question: str
+    question_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRetried(EventPayload):
+    KIND = EventType.TASK_RETRIED
+    task_id: str
+    task_name: str
+    old_status: str
+    new_status: str
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat(EventPayload):
     KIND = EventType.HEARTBEAT
     state: str | None = None
@@ -278,6 +309,10 @@ _TYPES: Mapping[EventType, type[EventPayload]] = {
         QuestionTimedOut,
         ContractUpdated,
         WorktreeCleanupRequested,
+        PhaseReady,
+        SupervisorStopRequested,
+        QuestionRedelivered,
+        TaskRetried,
         Heartbeat,
         InboxSnoozed,
         InboxUnsnoozed,

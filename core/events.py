@@ -55,6 +55,10 @@ class EventType(StrEnum):
     QUESTION_TIMED_OUT = "question_timed_out"  # question_id
     CONTRACT_UPDATED = "contract_updated"  # changed fields
     WORKTREE_CLEANUP_REQUESTED = "worktree_cleanup_requested"  # path, supervisor_task_id
+    PHASE_READY = "phase_ready"  # phase, next_phase (None: ready to complete)
+    SUPERVISOR_STOP_REQUESTED = "supervisor_stop_requested"  # supervisor_task_id, reason
+    QUESTION_REDELIVERED = "question_redelivered"  # question_id, question, question_type
+    TASK_RETRIED = "task_retried"  # task_id, task_name, old_status, new_status
     HEARTBEAT = "heartbeat"  # transient: state, activity, progress; never stored
     INBOX_SNOOZED = "inbox_snoozed"  # item_id, until
     INBOX_UNSNOOZED = "inbox_unsnoozed"  # item_id
@@ -74,6 +78,8 @@ IMPORTANT_EVENTS = frozenset(
         EventType.PHASE_CONFIRMATION_REQUESTED,
         EventType.SUPERVISOR_RESTART_REQUESTED,
         EventType.CONTRACT_DELETED,
+        EventType.PHASE_READY,
+        EventType.QUESTION_REDELIVERED,
     }
 )
 

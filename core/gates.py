@@ -9,12 +9,12 @@ flow all show the same list.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from core.model import Contract, Task, TaskStatus
-from core.phases import PhaseConfig
+from core.phases import GateSpec, PhaseConfig, TaskRule
 from core.status import ContractStatus
 
 # A custom check: returns a missing-item message, or None when satisfied.
@@ -26,6 +26,9 @@ class TaskRequirementKind(StrEnum):
     ALL_COMPLETE = "all_complete"  # every non-supervisor task is done
     MIN_COMPLETE = "min_complete"  # at least `min_complete` non-supervisor tasks are done
     NAMED_TASKS = "named_tasks"  # each task named in `names` is done
+    # Completion only (`completion_gate`): no task pending or running any more (a failed one
+    # is over and does not count), and at least `min_complete` done.
+    ALL_FINISHED = "all_finished"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +67,20 @@ class TaskRequirement:
             return [f"{len(work) - len(done)} tasks incomplete"]
         if self.kind is TaskRequirementKind.MIN_COMPLETE and len(done) < self.min_complete:
             return [f"Need {self.min_complete} tasks complete, have {len(done)}"]
+        if self.kind is TaskRequirementKind.ALL_FINISHED:
+            return _unfinished(work, len(done), self.min_complete)
         if self.kind is TaskRequirementKind.NAMED_TASKS:
             done_names = {t.name for t in done}
             return [f"Task '{name}' not complete" for name in self.names if name not in done_names]
         return []
+
+
+def _unfinished(work: Sequence[Task], done: int, at_least: int) -> list[str]:
+    open_count = sum(1 for t in work if not t.status.is_finished)
+    missing = [f"{open_count} tasks incomplete"] if open_count else []
+    if done < at_least:
+        missing.append(f"Need {at_least} tasks complete, have {done}")
+    return missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +134,60 @@ class CompletionCheck:
 
 
 def default_gates(config: PhaseConfig, auto_advance: bool = True) -> dict[str, PhaseCompletionGate]:
-    """One gate per phase: its required deliverables and every task complete."""
-    return {
-        phase: PhaseCompletionGate(
-            tuple(config.required_for(phase)), TaskRequirement.all_complete(), None, auto_advance
-        )
-        for phase in config.phase_ids
-    }
+    """One gate per phase: its required deliverables, and the task rule and auto-advance of
+    `phaseConfig.gates` where configured (else every task complete, `auto_advance`)."""
+    return {phase: _gate_of(config, phase, auto_advance) for phase in config.phase_ids}
+
+
+def _gate_of(config: PhaseConfig, phase: str, auto_advance: bool) -> PhaseCompletionGate:
+    required = tuple(config.required_for(phase))
+    spec = config.gates.get(phase)
+    if spec is None:
+        return PhaseCompletionGate(required, TaskRequirement.all_complete(), None, auto_advance)
+    return PhaseCompletionGate(required, _requirement(spec), None, spec.auto_advance)
+
+
+def _requirement(spec: GateSpec) -> TaskRequirement:
+    if spec.required_tasks is TaskRule.NONE:
+        return TaskRequirement.none()
+    if spec.required_tasks is TaskRule.MIN_COMPLETE:
+        return TaskRequirement.at_least(spec.min_complete)
+    if spec.required_tasks is TaskRule.NAMED:
+        return TaskRequirement.named(*spec.names)
+    return TaskRequirement.all_complete()
+
+
+def completion_gate(gate: PhaseCompletionGate) -> PhaseCompletionGate:
+    """The terminal gate as the completion check reads it (spec `check_contract_completion`).
+
+    The specification checks the terminal gate on its deliverables, not on how the tasks
+    ended, so a failed worker task must not keep a contract `active` for ever (it can be
+    retried instead; see README). "Every task complete" therefore becomes "no task still
+    pending or running": failed ones are over. A terminal phase with no required
+    deliverables (an `execute` contract) also needs one task done, or it would complete the
+    moment it starts. A task rule configured on purpose (`min_complete`, `named`, `none`)
+    is kept as it is.
+    """
+    if gate.required_tasks.kind is not TaskRequirementKind.ALL_COMPLETE:
+        return gate
+    at_least = 0 if gate.required_deliverables else 1
+    finished = TaskRequirement(TaskRequirementKind.ALL_FINISHED, min_complete=at_least)
+    return replace(gate, required_tasks=finished)
+
+
+def completion_readiness(
+    contract: Contract,
+    tasks: Sequence[Task],
+    gates: Mapping[str, PhaseCompletionGate] | None = None,
+    validators: Mapping[str, Validator] | None = None,
+) -> PhaseReadiness:
+    """Readiness of the terminal phase's gate as completion reads it (`completion_gate`)."""
+    terminal = contract.terminal_phase
+    all_gates = default_gates(contract.phase_config) if gates is None else gates
+    gate = all_gates.get(terminal)
+    if gate is None:
+        return PhaseReadiness(ReadinessKind.NO_GATE, terminal)
+    return readiness_of(contract, terminal, tasks, {terminal: completion_gate(gate)}, validators)
 
 
 def check_phase_readiness(
@@ -185,7 +245,7 @@ def check_contract_completion(
     the contract's own switch on and status `active` (a paused contract never auto-completes).
     """
     terminal = contract.terminal_phase
-    readiness = readiness_of(contract, terminal, tasks, gates, validators)
+    readiness = completion_readiness(contract, tasks, gates, validators)
     missing = list(readiness.missing)
     if not contract.in_terminal_phase:
         missing.insert(

@@ -11,7 +11,8 @@ re-exported here so callers have one place to import use cases from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,10 @@ from core.actors import Actor
 from core.contract_change import ContractChange
 from core.errors import InvalidTransition, SupervisorNotFound, ValidationFailed
 from core.events import EventType, NewEvent
+from core.gates import check_contract_completion
 from core.model import Contract, PendingPhaseConfirmation, Question, Task, TaskStatus
 from core.outcome import (
+    CompletionChecked,
     ConfirmationRequested,
     DeliverableProgress,
     FeedbackRecorded,
@@ -40,6 +43,7 @@ from core.phases import (
     parse_phase_config,
     phase_config_for,
 )
+from core.progress import DEFAULT_PROGRESS, ProgressSettings
 from core.questions import answer_question, ask_question
 from core.status import ContractStatus, WaitingFor, check_actor_may_move
 from core.work import (
@@ -48,6 +52,7 @@ from core.work import (
     new_transition_id,
     require_text,
     run_progress,
+    stop_supervisor,
     unchanged,
     update_task,
 )
@@ -57,6 +62,7 @@ __all__ = [
     "ask_question",
     "change_phase",
     "change_status",
+    "check_completion",
     "confirmation_request",
     "create_contract",
     "create_task",
@@ -167,10 +173,58 @@ def update_contract(  # noqa: PLR0917 - the use-case signature shared with serve
     return _update_fields(contract, now, wanted)
 
 
-def set_auto_complete(contract: Contract, enabled: bool, now: datetime, actor: Actor) -> Outcome:
-    """Switch this contract's auto-completion on or off."""
+def set_auto_complete(  # noqa: PLR0917 - the use-case signature shared with server/
+    contract: Contract,
+    enabled: bool,
+    now: datetime,
+    actor: Actor,
+    tasks: Sequence[Task] = (),
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
+) -> Outcome:
+    """Switch this contract's auto-completion on or off.
+
+    Switching it on runs the progress flow: a contract whose terminal gate is already met
+    starts completing now rather than waiting for some later event.
+    """
     del actor
-    return _update_fields(contract, now, {"auto_complete_enabled": enabled})
+    if contract.auto_complete_enabled == enabled:
+        return unchanged(contract)
+    change = ContractChange(contract)
+    change.set(auto_complete_enabled=enabled)
+    change.emit(EventType.CONTRACT_UPDATED, changes={"auto_complete_enabled": enabled})
+    if enabled:
+        run_progress(change, tasks, now, settings, new_id)
+    return change.outcome(now)
+
+
+def check_completion(
+    contract: Contract,
+    tasks: Sequence[Task],
+    now: datetime,
+    actor: Actor,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+) -> Outcome:
+    """`POST /contracts/{id}/check-completion`, the specification's "force completion check".
+
+    A ready contract that would auto-complete (its own switch and the global one on,
+    status `active`) starts completing now; otherwise nothing changes and the answer lists
+    what is missing (a `CompletionChecked` decision).
+    """
+    del actor
+    check = check_contract_completion(contract, tasks)
+    would = check.would_complete and settings.auto_complete_enabled
+    change = ContractChange(contract)
+    if would:
+        change.move(ContractStatus.COMPLETING, now, (), reason="completion check")
+    checked = CompletionChecked(
+        ready=check.ready,
+        would_complete=would,
+        missing=tuple(check.missing),
+        started=would,
+        status=change.contract.status,
+    )
+    return change.outcome(now, decision=checked)
 
 
 def _update_fields(contract: Contract, now: datetime, wanted: Mapping[str, Any]) -> Outcome:
@@ -197,6 +251,8 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
     reason: str | None = None,
     blocker: str | None = None,
     expected_version: int | None = None,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
+    new_id: Callable[[], str] = new_transition_id,
 ) -> Outcome:
     """Move the status by the table (`POST /contracts/{id}/status`).
 
@@ -206,13 +262,37 @@ def change_status(  # noqa: PLR0917 - the use-case signature shared with server/
     confirmation is still pending (resumed after a pause, unblocked) goes on to
     `waiting_for_input`: it waits on the reviewer, and `newStatus` says so.
     """
-    del tasks
     check_version(contract, expected_version)
     check_actor_may_move(actor, contract.status, target)
     change = ContractChange(contract)
     change.move(target, now, questions, reason, blocker)
     change.await_pending_input(now, questions)
-    return change.outcome(now, decision=StatusMoved(contract.status, change.contract.status))
+    changed_tasks = _after_move(change, contract.status, tasks, now, settings, new_id)
+    return change.outcome(
+        now, decision=StatusMoved(contract.status, change.contract.status), tasks=changed_tasks
+    )
+
+
+def _after_move(  # noqa: PLR0917 - the steps of change_status, kept apart for reading
+    change: ContractChange,
+    old: ContractStatus,
+    tasks: Sequence[Task],
+    now: datetime,
+    settings: ProgressSettings,
+    new_id: Callable[[], str],
+) -> tuple[Task, ...]:
+    """What a status move sets off: the progress flow for a contract that (re)starts work,
+    the supervisor's stop for one that completed.
+
+    Trap: a completion the reviewer rejected (`completing → active`) must not start
+    completing again at once, so a move out of `completing` does not run the flow.
+    """
+    status = change.contract.status
+    if status is ContractStatus.ACTIVE and old is not ContractStatus.COMPLETING:
+        run_progress(change, tasks, now, settings, new_id)
+    if status is ContractStatus.COMPLETED:
+        return stop_supervisor(change, tasks, now)
+    return ()
 
 
 def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
@@ -223,17 +303,22 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
     now: datetime,
     actor: Actor,
     transition_id: str,
+    settings: ProgressSettings = DEFAULT_PROGRESS,
 ) -> Outcome:
     """Answer `POST /contracts/{id}/phase` (see `decide_phase_change` for the refusals).
 
     `decision` is ConfirmationRequested or FeedbackRecorded, or None when the phase moved
-    (the answer is then the Contract).
+    (the answer is then the Contract). A move runs the progress flow in the new phase:
+    confirming the advance into a terminal phase whose deliverables are already in starts
+    completing at once (spec §2.2.3).
     """
     decision = decide_phase_change(contract, tasks, questions, request, actor)
     change = ContractChange(contract)
     if decision.kind is PhaseChangeKind.REQUIRES_CONFIRMATION:
         pending = _await_confirmation(change, questions, decision.target_phase, now, transition_id)
-        return change.outcome(now, decision=confirmation_request(contract, tasks, pending))
+        request_seen = confirmation_request(contract, tasks, pending)
+        missing = tuple(decision.forced_past)
+        return change.outcome(now, decision=replace(request_seen, missing_requirements=missing))
     change.set(pending_confirmation=None)
     if decision.kind is PhaseChangeKind.CHANGES_REQUESTED:
         # The request's fresh id names the feedback thread (core.feedback).
@@ -247,7 +332,8 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         return change.outcome(
             now, decision=FeedbackRecorded(request.feedback or "", feedback_id=transition_id)
         )
-    change.set(phase=decision.target_phase)
+    ready_mark = contract.waiting_for is WaitingFor.PHASE_READY
+    change.set(phase=decision.target_phase, **({"waiting_for": None} if ready_mark else {}))
     change.touch(now)
     change.emit(
         EventType.PHASE_CHANGED,
@@ -259,6 +345,7 @@ def change_phase(  # noqa: PLR0917 - the use-case signature shared with server/
         **({"forced": True} if request.force and actor.is_human else {}),
     )
     change.settle_waiting(now, questions)
+    run_progress(change, tasks, now, settings, lambda: transition_id)
     return change.outcome(now)
 
 

@@ -48,6 +48,8 @@ class ConfirmationRequested:
     deliverables: tuple[DeliverableProgress, ...]
     phase_tasks: tuple[Task, ...]
     message: str = CONFIRMATION_MESSAGE
+    # Required deliverables still missing (§6.3: the guard answers first, the dialog shows them).
+    missing_requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,21 @@ class CleanupRequested:
     paths: tuple[str, ...]
 
 
-Decision = StatusMoved | ConfirmationRequested | FeedbackRecorded | CleanupRequested
+@dataclass(frozen=True, slots=True)
+class CompletionChecked:
+    """The "force completion check": whether the contract is ready, what is missing, and
+    whether completion started now (`status` is the contract's status after the check)."""
+
+    ready: bool
+    would_complete: bool
+    missing: tuple[str, ...]
+    started: bool
+    status: ContractStatus
+
+
+Decision = (
+    StatusMoved | ConfirmationRequested | FeedbackRecorded | CleanupRequested | CompletionChecked
+)
 
 
 @dataclass(frozen=True, slots=True)

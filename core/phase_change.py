@@ -64,7 +64,8 @@ class PhaseChangeDecision:
     kind: PhaseChangeKind
     target_phase: str
     current_phase: str
-    # Required deliverables a reviewer's `force` skipped (empty when nothing was missing).
+    # Required deliverables a reviewer's `force` skipped (ADVANCE), or still missing for the
+    # reviewer to see (REQUIRES_CONFIRMATION); empty when nothing was missing.
     forced_past: tuple[str, ...] = ()
 
 
@@ -135,15 +136,18 @@ def decide_phase_change(
     guarded = contract.phase_guard
     if guarded and not request.confirmed and _has_text(request.feedback):
         return PhaseChangeDecision(PhaseChangeKind.CHANGES_REQUESTED, request.phase, contract.phase)
+    if guarded and not request.confirmed:
+        # §6.3: the guard answers first, even with deliverables missing; the confirmation
+        # body lists what is missing, and confirming still needs them (or a reviewer's force).
+        _check_may_await(contract.status)
+        missing = _missing_on_the_way(contract, request.phase)
+        return PhaseChangeDecision(
+            PhaseChangeKind.REQUIRES_CONFIRMATION, request.phase, contract.phase, missing
+        )
     forced_past = _check_deliverables(contract, request, actor)
     if guarded and request.confirmed and actor.is_supervisor:
         raise PhaseGuardRequired()
-    if guarded and not request.confirmed:
-        _check_may_await(contract.status)
-        kind = PhaseChangeKind.REQUIRES_CONFIRMATION
-    else:
-        kind = PhaseChangeKind.ADVANCE
-    return PhaseChangeDecision(kind, request.phase, contract.phase, forced_past)
+    return PhaseChangeDecision(PhaseChangeKind.ADVANCE, request.phase, contract.phase, forced_past)
 
 
 def _check_open(contract: Contract) -> None:
@@ -168,11 +172,7 @@ def _check_deliverables(
     Moving backward checks nothing. A reviewer's or admin's `force` turns the refusal into a
     note (returned); a supervisor's `force` counts for nothing.
     """
-    config = contract.phase_config
-    if config.index_of(request.phase) < config.index_of(contract.phase):
-        return ()
-    passed = config.phases_between(contract.phase, request.phase)
-    missing = tuple(f"Deliverable: {d}" for p in passed for d in contract.missing_required(p))
+    missing = _missing_on_the_way(contract, request.phase)
     if not missing or (request.force and actor.is_human):
         return missing
     raise ValidationFailed(
@@ -180,6 +180,15 @@ def _check_deliverables(
         f"required deliverables are missing ({', '.join(missing)})",
         missing_requirements=list(missing),
     )
+
+
+def _missing_on_the_way(contract: Contract, target: str) -> tuple[str, ...]:
+    """Required deliverables of the phases a forward move to `target` leaves behind."""
+    config = contract.phase_config
+    if config.index_of(target) < config.index_of(contract.phase):
+        return ()
+    passed = config.phases_between(contract.phase, target)
+    return tuple(f"Deliverable: {d}" for p in passed for d in contract.missing_required(p))
 
 
 def _check_may_await(status: ContractStatus) -> None:

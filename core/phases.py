@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +69,37 @@ class WaitPolicy:
         return wire
 
 
+class TaskRule(StrEnum):
+    """The task part of a phase's completion gate (spec §2.2.1 `TaskRequirement`)."""
+
+    NONE = "none"
+    ALL_COMPLETE = "all_complete"
+    MIN_COMPLETE = "min_complete"
+    NAMED = "named"
+
+
+@dataclass(frozen=True, slots=True)
+class GateSpec:
+    """A phase's configured completion gate (`phaseConfig.gates[phase]`), as stored.
+
+    `core.gates` turns it into the `PhaseCompletionGate` the progress flow checks; the
+    deliverables part is always the phase's required deliverables.
+    """
+
+    required_tasks: TaskRule = TaskRule.ALL_COMPLETE
+    min_complete: int = 0
+    names: tuple[str, ...] = ()
+    auto_advance: bool = True
+
+    def to_wire(self) -> dict[str, Any]:
+        tasks: Any = self.required_tasks.value
+        if self.required_tasks is TaskRule.MIN_COMPLETE:
+            tasks = {"min_complete": self.min_complete}
+        elif self.required_tasks is TaskRule.NAMED:
+            tasks = {"named": list(self.names)}
+        return {"requiredTasks": tasks, "autoAdvance": self.auto_advance}
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseConfig:
     """Ordered phases with their deliverables. `phases` is kept sorted by `order`."""
@@ -77,6 +108,7 @@ class PhaseConfig:
     default_phase: str
     deliverables: Mapping[str, tuple[DeliverableDef, ...]] = field(default_factory=dict)
     wait_policies: Mapping[str, WaitPolicy] = field(default_factory=dict)  # by phase id
+    gates: Mapping[str, GateSpec] = field(default_factory=dict)  # configured phases only
 
     @property
     def phase_ids(self) -> list[str]:
@@ -122,6 +154,8 @@ class PhaseConfig:
         }
         if self.wait_policies:
             wire["waitPolicies"] = {k: v.to_wire() for k, v in self.wait_policies.items()}
+        if self.gates:
+            wire["gates"] = {k: g.to_wire() for k, g in self.gates.items()}
         return wire
 
 
@@ -182,8 +216,37 @@ def parse_contract_type(value: str) -> ContractType:
         ) from None
 
 
+_CONFIG_KEYS = frozenset(
+    {
+        "phases",
+        "defaultPhase",
+        "default_phase",
+        "deliverables",
+        "gates",
+        "waitPolicies",
+        "wait_policies",
+    }
+)
+_PHASE_KEYS = frozenset({"id", "name", "order"})
+_DELIVERABLE_KEYS = frozenset({"id", "name", "priority"})
+_GATE_KEYS = frozenset({"requiredTasks", "required_tasks", "autoAdvance", "auto_advance"})
+
+
+def refuse_unknown_keys(raw: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    """Unknown keys are refused naming the key (a typo must not be silently ignored)."""
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown key '{unknown[0]}' in {where}. Valid keys: {', '.join(sorted(known))}",
+            details={"field": f"{where}.{unknown[0]}", "unknown_keys": unknown},
+        )
+
+
 def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
     """Parse a custom `phaseConfig` (camelCase or snake_case keys), checking it is coherent."""
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed("phaseConfig must be an object", details={"field": "phaseConfig"})
+    refuse_unknown_keys(raw, _CONFIG_KEYS, "phaseConfig")
     phases_raw = _require_list(raw, "phases")
     phases = tuple(sorted((_parse_phase(p) for p in phases_raw), key=lambda p: p.order))
     if not phases:
@@ -196,7 +259,13 @@ def parse_phase_config(raw: Mapping[str, Any]) -> PhaseConfig:
         raise ValidationFailed(f"phaseConfig.defaultPhase must be one of: {', '.join(ids)}")
     deliverables = _parse_deliverables(raw.get("deliverables") or {}, ids)
     policies = raw.get("waitPolicies", raw.get("wait_policies")) or {}
-    return PhaseConfig(phases, default, deliverables, _parse_wait_policies(policies, ids))
+    return PhaseConfig(
+        phases,
+        default,
+        deliverables,
+        wait_policies=_parse_wait_policies(policies, ids),
+        gates=parse_gates(raw.get("gates") or {}, ids),
+    )
 
 
 _POLICY_KEYS = frozenset({"policy", "afterHours", "escalateTo"})
@@ -253,6 +322,63 @@ def _parse_wait_policy(phase: str, item: Any, phase_ids: list[str], where: str) 
     return WaitPolicy(kind, hours, tuple(targets))
 
 
+def parse_gates(raw: Any, phase_ids: Sequence[str]) -> dict[str, GateSpec]:
+    """`phaseConfig.gates`: `{phase: {requiredTasks, autoAdvance}}`.
+
+    `requiredTasks` is "none", "all_complete", `{"min_complete": N}` or `{"named": [..]}`
+    (default "all_complete"); `autoAdvance` defaults to true.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed(
+            "phaseConfig.gates must be an object {phase: gate}",
+            details={"field": "phaseConfig.gates"},
+        )
+    gates: dict[str, GateSpec] = {}
+    for phase, item in raw.items():
+        where = f"phaseConfig.gates.{phase}"
+        if phase not in phase_ids:
+            raise ValidationFailed(
+                f"gate given for unknown phase '{phase}'. Valid phases: {', '.join(phase_ids)}",
+                details={"field": where},
+            )
+        if not isinstance(item, Mapping):
+            raise ValidationFailed(f"{where} must be an object", details={"field": where})
+        refuse_unknown_keys(item, _GATE_KEYS, where)
+        gates[phase] = _parse_gate(item, where)
+    return gates
+
+
+def _parse_gate(item: Mapping[str, Any], where: str) -> GateSpec:
+    auto = item.get("autoAdvance", item.get("auto_advance", True))
+    if not isinstance(auto, bool):
+        raise ValidationFailed(
+            f"{where}.autoAdvance must be true or false", details={"field": f"{where}.autoAdvance"}
+        )
+    tasks = item.get("requiredTasks", item.get("required_tasks", TaskRule.ALL_COMPLETE.value))
+    return replace(_parse_task_rule(tasks, f"{where}.requiredTasks"), auto_advance=auto)
+
+
+def _parse_task_rule(value: Any, where: str) -> GateSpec:
+    problem = (
+        f'{where} must be "none", "all_complete", {{"min_complete": N}} '
+        f'or {{"named": [task names]}}, got {value!r}'
+    )
+    if value in (TaskRule.NONE.value, TaskRule.ALL_COMPLETE.value):
+        return GateSpec(TaskRule(value))
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise ValidationFailed(problem, details={"field": where})
+    key, arg = next(iter(value.items()))
+    if key in ("min_complete", "minComplete"):
+        if isinstance(arg, bool) or not isinstance(arg, int) or arg < 0:
+            raise ValidationFailed(problem, details={"field": where})
+        return GateSpec(TaskRule.MIN_COMPLETE, min_complete=arg)
+    if key == "named":
+        if not isinstance(arg, list) or not arg or not all(isinstance(n, str) and n for n in arg):
+            raise ValidationFailed(problem, details={"field": where})
+        return GateSpec(TaskRule.NAMED, names=tuple(arg))
+    raise ValidationFailed(problem, details={"field": where})
+
+
 def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:
     value = raw.get(key)
     if not isinstance(value, list):
@@ -263,6 +389,7 @@ def _require_list(raw: Mapping[str, Any], key: str) -> Sequence[Any]:
 def _parse_phase(item: Any) -> PhaseDef:
     if not isinstance(item, Mapping):
         raise ValidationFailed("each phase must be an object {id, name, order}")
+    refuse_unknown_keys(item, _PHASE_KEYS, "phaseConfig.phases[]")
     pid, name, order = item.get("id"), item.get("name", item.get("id")), item.get("order")
     if not isinstance(pid, str) or not pid.strip() or not isinstance(name, str):
         raise ValidationFailed("each phase needs a non-empty string id and name")
@@ -287,6 +414,7 @@ def _parse_deliverables(raw: Any, phase_ids: list[str]) -> dict[str, tuple[Deliv
 def _parse_deliverable(phase: str, item: Any) -> DeliverableDef:
     if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
         raise ValidationFailed(f"each deliverable of phase '{phase}' needs a string id")
+    refuse_unknown_keys(item, _DELIVERABLE_KEYS, f"phaseConfig.deliverables.{phase}[]")
     name = item.get("name", item["id"])
     try:
         priority = DeliverablePriority(item.get("priority", "required"))

@@ -10,7 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.gates import PhaseCompletionGate, Validator, check_phase_readiness, default_gates
+from core.gates import (
+    PhaseCompletionGate,
+    Validator,
+    check_phase_readiness,
+    completion_readiness,
+    default_gates,
+)
 from core.model import Contract, Task
 from core.status import ContractStatus
 
@@ -65,7 +71,10 @@ def decide_progress(
     if contract.pending_confirmation is not None:
         return ProgressDecision(ProgressAction.NOTHING, phase, reason="a confirmation is pending")
     all_gates = default_gates(contract.phase_config) if gates is None else gates
-    readiness = check_phase_readiness(contract, tasks, all_gates, validators)
+    if contract.in_terminal_phase:
+        readiness = completion_readiness(contract, tasks, all_gates, validators)
+    else:
+        readiness = check_phase_readiness(contract, tasks, all_gates, validators)
     if not readiness.ready:
         return ProgressDecision(
             ProgressAction.NOTHING, phase, missing=readiness.missing, reason="gate not satisfied"
@@ -96,3 +105,10 @@ def _advance_decision(
             ProgressAction.AWAIT_CONFIRMATION, phase, next_phase, reason="phase guard is on"
         )
     return ProgressDecision(ProgressAction.ADVANCE, phase, next_phase, reason="gate satisfied")
+
+
+def auto_advance_enabled(contract: Contract, settings: ProgressSettings = DEFAULT_PROGRESS) -> bool:
+    """Whether the current phase advances on its own once ready: the global switch and the
+    phase's gate (`phaseConfig.gates[phase].autoAdvance`) both on. Shown by phase-readiness."""
+    gate = default_gates(contract.phase_config).get(contract.phase)
+    return settings.auto_advance_phases and gate is not None and gate.auto_advance

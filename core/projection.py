@@ -32,14 +32,18 @@ from core.event_payloads import (
     InboxUnsnoozed,
     PhaseChanged,
     PhaseConfirmationRequested,
+    PhaseReady,
     QuestionAnswered,
     QuestionAsked,
+    QuestionRedelivered,
     RawPayload,
     StaleDetected,
     StatusChanged,
     SupervisorStateChanged,
+    SupervisorStopRequested,
     TaskCompleted,
     TaskCreated,
+    TaskRetried,
     TaskUpdated,
     WorktreeCleanupRequested,
     payload_of,
@@ -61,6 +65,7 @@ ACTIVITY_EVENTS = frozenset(
         E.TASK_COMPLETED,
         E.QUESTION_ASKED,
         E.QUESTION_ANSWERED,
+        E.TASK_RETRIED,
     }
 )
 
@@ -116,6 +121,12 @@ def _escalated(p: InboxEscalated) -> str:
     )
 
 
+def _phase_ready(p: PhaseReady) -> str:
+    if p.next_phase is None:
+        return f"phase {p.phase} is ready to complete: waiting for you"
+    return f"phase {p.phase} is ready to advance to {p.next_phase}: waiting for you"
+
+
 _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     ContractCreated: lambda p: f"created the contract {p.name} ({p.contract_type})",
     StatusChanged: _status_changed,
@@ -142,6 +153,10 @@ _SENTENCES: Mapping[type[EventPayload], Callable[[Any], str]] = {
     InboxClaimExpired: lambda p: (
         f"claim by {_q(p.claimed_by)} on {p.item_id} lapsed: it alarms again"
     ),
+    PhaseReady: _phase_ready,
+    SupervisorStopRequested: lambda p: f"asked the supervisor to stop ({_q(p.reason)})",
+    QuestionRedelivered: lambda p: f"asked again: {p.question}",
+    TaskRetried: lambda p: f"retried task {p.task_name} ({p.old_status} → {p.new_status})",
 }
 
 # Types whose payload carries nothing worth a sentence of its own.

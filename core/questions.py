@@ -14,11 +14,12 @@ from core.actors import Actor
 from core.contract_change import ContractChange
 from core.errors import QuestionAlreadyAnswered, QuestionNotFound, ValidationFailed
 from core.events import EventType
-from core.model import Contract, Question, QuestionStatus, QuestionType
+from core.model import Contract, Question, QuestionStatus, QuestionType, Task
 from core.outcome import Outcome
 from core.permissions import ReviewerOnly, check_reviewer_action
+from core.progress import DEFAULT_PROGRESS, ProgressSettings
 from core.status import ContractStatus
-from core.work import require_text
+from core.work import require_text, run_progress
 
 _YES = frozenset({"yes", "y", "true"})
 _NO = frozenset({"no", "n", "false"})
@@ -95,12 +96,15 @@ def answer_question(  # noqa: PLR0917 - the use-case signature shared with serve
     answer: str,
     now: datetime,
     actor: Actor,
+    tasks: Sequence[Task] = (),
+    settings: ProgressSettings = DEFAULT_PROGRESS,
 ) -> Outcome:
     """Answer a pending question (reviewers and admins only); the answered Question is
     `outcome.questions[0]`.
 
     Trap: the contract goes back to `active` only when nothing else is pending — another
-    question or a phase confirmation keeps it waiting, naming what it waits on.
+    question or a phase confirmation keeps it waiting, naming what it waits on. Back to
+    `active`, the progress flow runs: work may have finished while the question waited.
     """
     check_reviewer_action(actor, ReviewerOnly.ANSWER_QUESTION)
     asked = _find_question(contract, questions, question_id)
@@ -119,6 +123,7 @@ def answer_question(  # noqa: PLR0917 - the use-case signature shared with serve
     change.emit(EventType.QUESTION_ANSWERED, question_id=question_id, answer=value)
     after = [answered if q.id == question_id else q for q in questions]
     change.settle_waiting(now, after)
+    run_progress(change, tasks, now, settings)
     return change.outcome(now, questions=(answered,))
 
 

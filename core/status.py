@@ -60,6 +60,9 @@ class WaitingFor(StrEnum):
     QUESTION = "question"
     PHASE_CONFIRMATION = "phase_confirmation"
     COMPLETION_CONFIRMATION = "completion_confirmation"
+    # An `active` contract whose phase gate is met but which a human advances (auto-advance
+    # off) or completes (auto-complete off): spec §2.2.3 step 3, "notify user, wait".
+    PHASE_READY = "phase_ready"
 
 
 _S = ContractStatus

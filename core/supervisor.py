@@ -21,6 +21,7 @@ from core.api.base import wire_alias
 from core.clock import iso, parse_iso, utc
 from core.errors import InvalidTransition, ValidationFailed
 from core.model import Contract, Question, Task
+from core.status import ContractStatus
 
 
 class SupervisorState(StrEnum):
@@ -139,6 +140,17 @@ def _id_list(value: Any, snake: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+MAX_DAEMON = 200
+
+
+def _optional_text(value: Any, snake: str, longest: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"'{snake}' must be a non-empty string", details={"field": snake})
+    return _within(value, snake, longest)
+
+
 def _worktrees(value: Any) -> tuple[str, ...] | None:
     """A heartbeat's `worktrees`: None when absent (nothing reported, nothing replaced)."""
     if value is None:
@@ -194,6 +206,7 @@ class Heartbeat:
     progress: int
     pending_task_ids: tuple[str, ...]
     timestamp: datetime
+    daemon_id: str | None = None  # the daemon running this supervisor (dashboard figures)
     # The daemon's worktrees of this contract (paths), replacing those stored; None: not sent.
     worktrees: tuple[str, ...] | None = None
 
@@ -219,6 +232,7 @@ class Heartbeat:
             progress=_progress(_field(raw, "progress")),
             pending_task_ids=_id_list(_field(raw, "pending_task_ids"), "pending_task_ids"),
             timestamp=_timestamp(_field(raw, "timestamp"), now),
+            daemon_id=_optional_text(_field(raw, "daemon_id"), "daemon_id", MAX_DAEMON),
             worktrees=_worktrees(_field(raw, "worktrees")),
         )
 
@@ -428,3 +442,48 @@ def _still_running(
 ) -> tuple[str, ...]:
     open_ids = {t.id for t in tasks if t.contract_id == contract.id and not t.status.is_finished}
     return tuple(i for i in ids if i in open_ids)
+
+
+# The states in which a supervisor is doing the contract's work: its first heartbeat or
+# saved state in one of them is the "supervisor starts" trigger of the status table.
+WORKING_STATES = frozenset(
+    {
+        SupervisorState.IDLE,
+        SupervisorState.WORKING,
+        SupervisorState.WAITING_FOR_USER,
+        SupervisorState.WAITING_FOR_TASKS,
+    }
+)
+
+
+def wrong_task(task_id: str, supervisor_task_id: str | None) -> str | None:
+    """Why a heartbeat naming `task_id` is refused for a contract whose supervisor task is
+    `supervisor_task_id` (None: it is that task). A made-up task must never look alive."""
+    if supervisor_task_id is None:
+        return f"task {task_id} is not this contract's supervisor: the contract has none"
+    if task_id != supervisor_task_id:
+        return f"task {task_id} is not this contract's supervisor task ({supervisor_task_id})"
+    return None
+
+
+def starts_contract(contract: Contract, state: SupervisorState) -> bool:
+    """A `created` contract with a supervisor task starts (→ `active`) when its supervisor
+    reports a working state (API.md transitions: created → active, "supervisor starts")."""
+    return (
+        contract.status is ContractStatus.CREATED
+        and contract.supervisor_task_id is not None
+        and state in WORKING_STATES
+    )
+
+
+def state_changed_payload(
+    supervisor_task_id: str | None, old: SupervisorState | None, new: SupervisorState
+) -> dict[str, Any] | None:
+    """The `supervisor_state_changed` payload when the state really moved (else None)."""
+    if old is new:
+        return None
+    return {
+        "supervisor_task_id": supervisor_task_id,
+        "old_state": old.value if old else None,
+        "new_state": new.value,
+    }

@@ -17,10 +17,11 @@ from core.clock import iso, utc
 from core.config import ContractTimeoutConfig
 from core.contract_change import ContractChange
 from core.events import EventType, NewEvent
-from core.model import Contract, Question, QuestionStatus
+from core.model import Contract, Question, QuestionStatus, Task
 from core.outcome import Outcome
 from core.phases import WaitPolicyKind
 from core.status import ContractStatus
+from core.work import stop_supervisor
 
 INPUT_TIMEOUT_REASON = "input timeout"
 GRACE_OVER_REASON = "completion grace period over"
@@ -36,8 +37,8 @@ def stale_duration(contract: Contract, now: datetime, threshold: timedelta) -> t
 
     Only `active` counts: a contract waiting for input, paused or blocked is quiet on purpose.
     """
-    if contract.status is not ContractStatus.ACTIVE:
-        return None
+    if contract.status is not ContractStatus.ACTIVE or contract.waiting_for is not None:
+        return None  # `waiting_for` on an active contract: ready, waiting on a human
     idle = age(contract.last_activity_at, now)
     return idle if idle > threshold else None
 
@@ -173,14 +174,16 @@ def completion_grace_over(contract: Contract, now: datetime, cfg: ContractTimeou
 
 
 def apply_completion_grace(
-    contract: Contract, now: datetime, cfg: ContractTimeoutConfig
+    contract: Contract, now: datetime, cfg: ContractTimeoutConfig, tasks: Sequence[Task] = ()
 ) -> Outcome | None:
-    """`completing` → `completed` once the grace period is over (None before that)."""
+    """`completing` → `completed` once the grace period is over (None before that); the
+    supervisor task of `tasks` is stopped (`core.work.stop_supervisor`, spec §2.2.3 step 9)."""
     if not completion_grace_over(contract, now, cfg):
         return None
     change = ContractChange(contract)
     change.move(ContractStatus.COMPLETED, now, (), reason=GRACE_OVER_REASON)
-    return change.outcome(now)
+    stopped = stop_supervisor(change, tasks, now)  # step 9: the supervisor is done
+    return change.outcome(now, tasks=stopped)
 
 
 def archive_expired(contract: Contract, now: datetime, cfg: ContractTimeoutConfig) -> bool:

@@ -28,7 +28,7 @@ from core.progress import (
     ProgressSettings,
     decide_progress,
 )
-from core.status import ContractStatus
+from core.status import ContractStatus, WaitingFor
 
 _STOP = frozenset({ProgressAction.NOTHING, ProgressAction.NOTIFY})
 
@@ -155,13 +155,11 @@ def update_task(  # noqa: PLR0917 - the use-case signature shared with server/
     task = _find_task(contract, tasks, task_id)
     if task.status is status:
         return unchanged(contract)
-    if task.status.is_finished:
-        raise ValidationFailed(
-            f"Task {task_id} is already {task.status}; a finished task cannot change",
-            details={"task_id": task_id, "status": task.status.value},
-        )
+    _check_task_move(task, status)
     updated = replace(task, status=status, updated_at=now)
     change = ContractChange(contract)
+    if task.status is TaskStatus.FAILED:
+        return _retry(change, tasks, updated, task.status, now, settings, new_id)
     if not status.is_finished:
         change.emit(
             EventType.TASK_UPDATED,
@@ -177,6 +175,64 @@ def update_task(  # noqa: PLR0917 - the use-case signature shared with server/
     after = [updated if t.id == task_id else t for t in tasks]
     decision = run_progress(change, after, now, settings, new_id)
     return change.outcome(now, tasks=(updated,), extra={"progress": decision})
+
+
+def _check_task_move(task: Task, status: TaskStatus) -> None:
+    """A done task is final; a failed one may only be retried (back to pending or running)."""
+    if task.status is TaskStatus.DONE or (task.status is TaskStatus.FAILED and status.is_finished):
+        allowed = "pending or running (a retry)" if task.status is TaskStatus.FAILED else "none"
+        raise ValidationFailed(
+            f"Task {task.id} is already {task.status}; allowed moves: {allowed}",
+            details={"task_id": task.id, "status": task.status.value},
+        )
+
+
+def _retry(  # noqa: PLR0917 - the steps of update_task, kept apart for reading
+    change: ContractChange,
+    tasks: Sequence[Task],
+    retried: Task,
+    old: TaskStatus,
+    now: datetime,
+    settings: ProgressSettings,
+    new_id: Callable[[], str],
+) -> Outcome:
+    """`failed` → `pending`/`running`: the task runs again (event `task_retried`).
+
+    The gate is checked again: a phase marked ready may no longer be (its tasks run again).
+    """
+    change.touch(now)
+    change.emit(
+        EventType.TASK_RETRIED,
+        task_id=retried.id,
+        task_name=retried.name,
+        old_status=old.value,
+        new_status=retried.status.value,
+    )
+    after = [retried if t.id == retried.id else t for t in tasks]
+    decision = run_progress(change, after, now, settings, new_id)
+    return change.outcome(now, tasks=(retried,), extra={"progress": decision})
+
+
+def stop_supervisor(
+    change: ContractChange, tasks: Sequence[Task], now: datetime
+) -> tuple[Task, ...]:
+    """Step 9 of §2.2.3: a `completed` contract's supervisor task is finished (`done`).
+
+    Logs `task_completed` (so replicas see the task end) and `supervisor_stop_requested`
+    (so the supervisor's daemon stops it and cleans up). Returns the changed task, if any.
+    """
+    sup_id = change.contract.supervisor_task_id
+    task = next((t for t in tasks if t.id == sup_id), None)
+    if task is None or task.status.is_finished:
+        return ()
+    done = replace(task, status=TaskStatus.DONE, updated_at=now)
+    change.emit(EventType.TASK_COMPLETED, task_id=task.id, task_name=task.name, success=True)
+    change.emit(
+        EventType.SUPERVISOR_STOP_REQUESTED,
+        supervisor_task_id=task.id,
+        reason="contract completed",
+    )
+    return (done,)
 
 
 def _find_task(contract: Contract, tasks: Sequence[Task], task_id: str) -> Task:
@@ -214,7 +270,25 @@ def run_progress(
         decision = decide_progress(change.contract, tasks, settings, gates, validators)
         if decision.action in _STOP or not _apply(change, decision, now, new_id):
             break
+    _note_readiness(change, decision)
     return decision
+
+
+def _note_readiness(change: ContractChange, decision: ProgressDecision) -> None:
+    """Step 3 of §2.2.3, "notify user, wait for manual advance".
+
+    A ready phase a human must advance (or complete) is logged once as `phase_ready` and
+    marked `waitingFor: phase_ready` on the still `active` contract, so the dashboard lists
+    it as waiting on the reviewer; the mark goes when the gate is no longer met. Trap: the
+    flow runs after every task update, so the event is logged only when the mark is new.
+    """
+    contract = change.contract
+    marked = contract.waiting_for is WaitingFor.PHASE_READY
+    if decision.action is ProgressAction.NOTIFY and not marked:
+        change.set(waiting_for=WaitingFor.PHASE_READY)
+        change.emit(EventType.PHASE_READY, phase=decision.phase, next_phase=decision.next_phase)
+    elif decision.action is ProgressAction.NOTHING and marked and decision.missing:
+        change.set(waiting_for=None)
 
 
 def _apply(
@@ -232,7 +306,7 @@ def _apply(
     if next_phase is None:  # only the terminal phase has none, and it never advances
         return False
     if decision.action is ProgressAction.ADVANCE:
-        change.set(phase=next_phase, pending_confirmation=None)
+        change.set(phase=next_phase, pending_confirmation=None, waiting_for=None)
         change.touch(now)
         change.emit(
             EventType.PHASE_CHANGED, old_phase=contract.phase, new_phase=next_phase, comment=None

@@ -292,6 +292,10 @@ class SyncBridge(QObject):
             target = pending.next_phase if pending else "the next phase"
             text = f"Confirm the move from '{contract.phase}' to '{target}'"
             return _alert("phase_confirmation", contract, text)
+        if contract.waiting_for is WaitingFor.PHASE_READY:
+            # The gate is met but auto-advance (or auto-complete) is off: a human moves it.
+            text = f"Phase '{contract.phase}' is ready: advance it when you are"
+            return _alert("phase_ready", contract, text)
         questions = await self.replica.questions(
             status=QuestionStatus.PENDING, contract_id=contract.id
         )

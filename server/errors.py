@@ -17,6 +17,13 @@ log = logging.getLogger(__name__)
 
 # Declared on every route (FastAPI(responses=...)): every 4xx/5xx answer is an ErrorBody.
 # Errors are JSON even on a route whose answer is not (`/metrics`): named explicitly.
+# What an unknown body key most likely meant: said in the 400 that refuses it.
+UNKNOWN_KEY_HINTS = {
+    "status": "the status moves through POST /contracts/{id}/status (targetStatus)",
+    "targetStatus": "the status moves through POST /contracts/{id}/status",
+    "older_than": "use older_than_hours (a number of hours)",
+    "olderThan": "use olderThanHours (a number of hours)",
+}
 _ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {
@@ -52,16 +59,25 @@ async def _domain_error(_: Request, exc: Exception) -> OrjsonResponse:
 async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [_describe(err) for err in exc.errors()]
+    details: dict[str, Any] = {"errors": problems}
+    unknown = [_location(err) for err in exc.errors() if err.get("type") == "extra_forbidden"]
+    if unknown:
+        details["field"] = unknown[0]
+        details["unknown_keys"] = unknown
     return error_response(
-        400,
-        ErrorCode.VALIDATION_FAILED,
-        "; ".join(problems) or "Invalid request",
-        {"errors": problems},
+        400, ErrorCode.VALIDATION_FAILED, "; ".join(problems) or "Invalid request", details
     )
 
 
+def _location(err: Any) -> str:
+    return ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+
+
 def _describe(err: Any) -> str:
-    location = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+    location = _location(err)
+    if err.get("type") == "extra_forbidden":
+        hint = UNKNOWN_KEY_HINTS.get(location.rsplit(".", 1)[-1])
+        return f"unknown key '{location}'" + (f": {hint}" if hint else "")
     return f"{location or 'body'}: {err.get('msg', 'invalid')}"
 
 

@@ -108,12 +108,13 @@ class HeartbeatFastPath:
         beats = _beats(raw, contract_id, now)
         # A heartbeat may acknowledge feedback (rare: only then does it cost a write).
         acknowledged = acknowledged_ids(raw) if contract_id is not None else []
-        accepted = (await writer.submit(beats, actor.owner)).accepted
-        if contract_id is not None and not accepted:
+        batch = await writer.submit(beats, actor.owner)
+        batch.check_tasks(beats, numbered=contract_id is None)
+        if contract_id is not None and not batch.accepted:
             raise ContractNotFound(contract_id)
         if contract_id is not None:
             await acknowledge_from_heartbeat(ctx, actor, contract_id, acknowledged)
-        return {"accepted": len(accepted)}
+        return {"accepted": len(batch.accepted)}
 
 
 def _beats(raw: Any, contract_id: str | None, now: datetime) -> Sequence[Heartbeat]:

@@ -99,6 +99,7 @@ class HeartbeatWriter:
             return HeartbeatBatch((), ())
         if self._runner is None or self._stopping:
             batch = await self._ctx.repo.record_heartbeats(heartbeats, owner)
+            self._ctx.publish(batch.events)
             self._announce(batch.accepted, owner, who)
             return batch
         done: asyncio.Future[HeartbeatBatch] = asyncio.get_running_loop().create_future()
@@ -178,6 +179,7 @@ class HeartbeatWriter:
             return
         self.transactions += 1
         self.flushed += len(heartbeats)
+        self._ctx.publish(result.events)  # state changes, contracts started: logged events
         for item in items:
             mine = _share(item.heartbeats, result, single=len(items) == 1)
             self._announce(mine.accepted, owner, item.actor)
@@ -216,10 +218,14 @@ def _share(mine: Sequence[Heartbeat], result: HeartbeatBatch, *, single: bool) -
     """This caller's part of a group result: acceptance is decided per contract id."""
     if single:
         return result
-    if not result.rejected:
+    ids = {id(hb) for hb in mine}
+    wrong = tuple((hb, why) for hb, why in result.wrong_task if id(hb) in ids)
+    if not result.rejected and not wrong:
         return HeartbeatBatch(tuple(mine), ())
     refused = {hb.contract_id for hb in result.rejected}
+    wrong_ids = {id(hb) for hb, _ in wrong}
     return HeartbeatBatch(
-        tuple(hb for hb in mine if hb.contract_id not in refused),
+        tuple(hb for hb in mine if hb.contract_id not in refused and id(hb) not in wrong_ids),
         tuple(hb for hb in mine if hb.contract_id in refused),
+        wrong,
     )

@@ -40,6 +40,7 @@ _FOLDED = frozenset(
         EventType.TASK_CREATED.value,
         EventType.TASK_UPDATED.value,
         EventType.TASK_COMPLETED.value,
+        EventType.TASK_RETRIED.value,
         EventType.QUESTION_ASKED.value,
         EventType.QUESTION_ANSWERED.value,
         EventType.QUESTION_TIMED_OUT.value,

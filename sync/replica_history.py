@@ -166,6 +166,7 @@ _FOLDERS = {
     E.TASK_CREATED: HistoryFold._task_created,
     E.TASK_UPDATED: HistoryFold._task_moved,
     E.TASK_COMPLETED: HistoryFold._task_moved,
+    E.TASK_RETRIED: HistoryFold._task_moved,
     E.QUESTION_ASKED: HistoryFold._question_asked,
     E.QUESTION_ANSWERED: HistoryFold._question_answered,
     E.QUESTION_TIMED_OUT: HistoryFold._question_timed_out,

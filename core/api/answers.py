@@ -60,6 +60,7 @@ def phase_answer(
             ],
             phase_tasks=[task_public(t) for t in decision.phase_tasks],
             message=decision.message,
+            missing_requirements=list(decision.missing_requirements),
             version=contract.version,
         )
     if isinstance(decision, FeedbackRecorded):

@@ -70,8 +70,9 @@ class SnakeModel(BaseModel):
 
 
 class Body(CamelModel):
-    model_config = ConfigDict(strict=True)
+    # Unknown keys are refused (400 naming the key): a typo must never be silently ignored.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class SnakeBody(SnakeModel):
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, extra="forbid")

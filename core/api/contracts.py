@@ -320,6 +320,9 @@ class CompletionCheckPublic(SnakeModel):
     ready: bool
     would_complete: bool
     missing: list[str]
+    started: bool = Field(default=False, description="Completion started now.")
+    status: ContractStatus | None = Field(default=None, description="The status after it.")
+    version: int | None = None
 
 
 class SupervisorStatusPublic(SnakeModel):
@@ -387,6 +390,9 @@ class RequiresConfirmation(CamelModel):
     phase_tasks: list[TaskPublic]
     requires_confirmation: bool = True
     message: str
+    missing_requirements: list[str] = Field(
+        default_factory=list, description="Required deliverables still missing (§6.3)."
+    )
     version: int | None = None
 
 

@@ -70,8 +70,10 @@ def status_counts(conn: Connection, owner: str | None) -> dict[ContractStatus, i
 
 
 def phase_counts(conn: Connection, owner: str | None) -> dict[str, int]:
-    """Open contracts per phase (terminal ones are not in any phase any more)."""
-    query = select(contracts.c.phase, func.count()).where(contracts.c.status.in_(_OPEN))
+    """Active contracts per phase (§4.4: "count by phase, for active contracts")."""
+    query = select(contracts.c.phase, func.count()).where(
+        contracts.c.status == ContractStatus.ACTIVE.value
+    )
     query = _scoped(query, owner).group_by(contracts.c.phase)
     return {phase: count for phase, count in conn.execute(query)}
 
@@ -111,11 +113,27 @@ def resource_usage(
     conn: Connection, owner: str | None, now: datetime, cfg: ContractTimeoutConfig
 ) -> ResourceUsage:
     """The figures of `ResourceUsage.derive`, counted in SQL."""
+    live = _live_supervisors(conn, owner, now, cfg)
     return ResourceUsage.derive(
         active_supervisors=_alive_supervisors(conn, owner, now, cfg),
         running_tasks=_open_worker_tasks(conn, owner, TaskStatus.RUNNING),
         pending_tasks=_open_worker_tasks(conn, owner, TaskStatus.PENDING),
+        live_daemons=[daemon for daemon, _ in live],
+        live_worktrees=[trees or () for _, trees in live],
     )
+
+
+def _live_supervisors(
+    conn: Connection, owner: str | None, now: datetime, cfg: ContractTimeoutConfig
+) -> list[tuple[str | None, list[str] | None]]:
+    """(daemon_id, worktrees) of each live supervisor's last heartbeat (one row each)."""
+    live = supervisor_liveness.c
+    query = select(live.daemon_id, live.worktrees).where(
+        live.last_heartbeat_at >= now - cfg.heartbeat_timeout
+    )
+    if owner is not None:
+        query = query.where(live.owner == owner)
+    return [(daemon, trees) for daemon, trees in conn.execute(query)]
 
 
 def _alive_supervisors(

@@ -356,7 +356,10 @@ async def supervisor_status(
         progress=row["progress"],
         last_heartbeat=row["last_heartbeat_at"],
         pending_task_ids=tuple(row["pending_task_ids"] or ()),
-        alive=is_alive(row["last_heartbeat_at"], now, heartbeat_timeout),
+        # A heartbeat of a task that is not the supervisor (stored before such were
+        # refused) must not make a made-up task look alive.
+        alive=is_alive(row["last_heartbeat_at"], now, heartbeat_timeout)
+        and row["supervisor_task_id"] == contract.supervisor_task_id,
     )
 
 

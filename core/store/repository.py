@@ -23,6 +23,7 @@ from core.actors import Actor
 from core.clock import Clock
 from core.config import ContractTimeoutConfig, FeatureFlags
 from core.errors import EvidenceChanged
+from core.events import LoggedEvent
 from core.evidence import evidence_changes, evidence_versions
 from core.model import Contract, Question, Task, TaskStatus
 from core.outcome import Outcome
@@ -34,7 +35,12 @@ from core.store.engine import Store
 from core.store.supervision import HeartbeatBatch, SupervisorStore
 from core.store.sweep import Sweeper, SweepReport
 from core.store.unit_of_work import Applied, WriteUnitOfWork, owner_scope
-from core.supervisor import Heartbeat, RestorationPlan, SupervisorPersistentState
+from core.supervisor import (
+    Heartbeat,
+    RestorationPlan,
+    SupervisorPersistentState,
+    SupervisorState,
+)
 from core.worktrees import request_cleanup
 
 
@@ -151,9 +157,19 @@ class ContractRepository:
 
     async def set_auto_complete(self, contract_id: str, actor: Actor, enabled: bool) -> Applied:
         def decide(x: Loaded) -> Outcome:
-            return lifecycle.set_auto_complete(x.contract, enabled, x.now, actor)
+            return lifecycle.set_auto_complete(
+                x.contract, enabled, x.now, actor, x.tasks, self._progress, new_id
+            )
 
-        return await self._apply(contract_id, actor, decide)
+        return await self._apply(contract_id, actor, decide, tasks=True)
+
+    async def check_completion(self, contract_id: str, actor: Actor) -> Applied:
+        """The "force completion check": starts completion when the contract is ready."""
+
+        def decide(x: Loaded) -> Outcome:
+            return lifecycle.check_completion(x.contract, x.tasks, x.now, actor, self._progress)
+
+        return await self._apply(contract_id, actor, decide, tasks=True)
 
     async def change_status(
         self,
@@ -170,10 +186,20 @@ class ContractRepository:
 
         def decide(x: Loaded) -> Outcome:
             return lifecycle.change_status(
-                x.contract, (), x.questions, status, x.now, actor, reason, blocker, expected_version
+                x.contract,
+                x.tasks,
+                x.questions,
+                status,
+                x.now,
+                actor,
+                reason,
+                blocker,
+                expected_version,
+                self._progress,
+                new_id,
             )
 
-        return await self._apply(contract_id, actor, decide, questions="pending")
+        return await self._apply(contract_id, actor, decide, tasks=True, questions="pending")
 
     async def change_phase(
         self, contract_id: str, actor: Actor, request: PhaseChangeRequest
@@ -182,7 +208,7 @@ class ContractRepository:
 
         def decide(x: Loaded) -> Outcome:
             return lifecycle.change_phase(
-                x.contract, x.tasks, x.questions, request, x.now, actor, new_id()
+                x.contract, x.tasks, x.questions, request, x.now, actor, new_id(), self._progress
             )
 
         try:
@@ -290,7 +316,16 @@ class ContractRepository:
             contract = uow.load_for_update(asked.contract_id, owner_scope(actor))
             every = uow.questions(contract.id)
             now = self.clock.now()
-            outcome = lifecycle.answer_question(contract, every, question_id, answer, now, actor)
+            outcome = lifecycle.answer_question(
+                contract,
+                every,
+                question_id,
+                answer,
+                now,
+                actor,
+                uow.tasks(contract.id),
+                self._progress,
+            )
             return uow.apply(outcome, actor, now)
 
         return await self.store.run_write(work)
@@ -341,6 +376,18 @@ class ContractRepository:
         self, contract_id: str, owner: str | None
     ) -> SupervisorPersistentState | None:
         return await self._supervision.load_state(contract_id, owner)
+
+    async def sync_supervisor_state(
+        self, contract_id: str, actor: Actor, heartbeat_state: SupervisorState
+    ) -> Applied:
+        """`supervisor/sync`: the persisted state agrees with the latest heartbeat."""
+        return await self._supervision.sync_state(contract_id, actor, heartbeat_state)
+
+    async def restore_and_redeliver(
+        self, contract_id: str, actor: Actor
+    ) -> tuple[RestorationPlan, list[LoggedEvent]]:
+        """The restoration plan, pending questions re-delivered to the user as events."""
+        return await self._supervision.restore_and_redeliver(contract_id, actor)
 
     async def restoration(self, contract_id: str, owner: str | None) -> RestorationPlan:
         """How the contract's supervisor should restore itself (spec §3.6)."""

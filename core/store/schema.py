@@ -197,6 +197,10 @@ class SupervisorLivenessRow(Base):
     last_heartbeat_at: Mapped[datetime]
     # The contract's owner, copied here so "alive supervisors of an owner" is one index range.
     owner: Mapped[str | None] = mapped_column(String(200))
+    # The daemon the supervisor runs in and the worktrees it holds, as its last heartbeat
+    # said (the dashboard's measured activeDaemons / totalWorktrees).
+    daemon_id: Mapped[str | None] = mapped_column(String(200))
+    worktrees: Mapped[list[str] | None] = mapped_column(JsonValue)
 
     __table_args__ = (Index(None, "owner", "last_heartbeat_at"),)
 

@@ -25,12 +25,13 @@ _HISTORY = (
 )
 _LIVENESS = (
     "INSERT INTO supervisor_liveness (contract_id, supervisor_task_id, state, phase, "
-    "current_activity, progress, pending_task_ids, last_heartbeat_at, owner) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET "
+    "current_activity, progress, pending_task_ids, last_heartbeat_at, owner, daemon_id, "
+    "worktrees) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET "
     "supervisor_task_id = excluded.supervisor_task_id, state = excluded.state, "
     "phase = excluded.phase, current_activity = excluded.current_activity, "
     "progress = excluded.progress, pending_task_ids = excluded.pending_task_ids, "
-    "last_heartbeat_at = excluded.last_heartbeat_at, owner = excluded.owner "
+    "last_heartbeat_at = excluded.last_heartbeat_at, owner = excluded.owner, "
+    "daemon_id = excluded.daemon_id, worktrees = excluded.worktrees "
     # A late batch must not overwrite a newer heartbeat already recorded; the text
     # format sorts like the times it holds.
     "WHERE supervisor_liveness.last_heartbeat_at <= excluded.last_heartbeat_at"
@@ -67,5 +68,15 @@ def upsert_liveness(
     conn: Connection, latest: Sequence[Heartbeat], owners: Mapping[str, str]
 ) -> None:
     conn.exec_driver_sql(
-        _LIVENESS, [(hb.contract_id, *_common(hb), owners[hb.contract_id]) for hb in latest]
+        _LIVENESS,
+        [
+            (
+                hb.contract_id,
+                *_common(hb),
+                owners[hb.contract_id],
+                hb.daemon_id,
+                orjson.dumps(list(hb.worktrees or ())).decode(),
+            )
+            for hb in latest
+        ],
     )

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from core.actors import Actor
+from core import lifecycle
+from core.actors import Actor, Role
 from core.clock import Clock
-from core.events import EventType, NewEvent
+from core.errors import ValidationFailed
+from core.events import EventType, LoggedEvent, NewEvent
 from core.model import Contract
 from core.outcome import Outcome
+from core.status import ContractStatus
 from core.store import sqlite_heartbeats, worktrees
 from core.store.engine import Store
 from core.store.schema import (
@@ -43,6 +46,9 @@ from core.supervisor import (
     SupervisorState,
     check_supervisor_move,
     decide_restoration,
+    starts_contract,
+    state_changed_payload,
+    wrong_task,
 )
 
 _INSERT_HEARTBEAT = insert(supervisor_heartbeats)
@@ -50,10 +56,33 @@ _INSERT_HEARTBEAT = insert(supervisor_heartbeats)
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatBatch:
-    """The heartbeats stored, and those refused (unknown contract, or another owner's)."""
+    """The heartbeats stored, and those refused (unknown contract, or another owner's).
+
+    `wrong_task`: heartbeats of a known contract naming a task that is not its supervisor
+    task (refused, with why); `events`: what the batch logged (state changes, a contract
+    started by its supervisor), committed, to publish.
+    """
 
     accepted: tuple[Heartbeat, ...]
     rejected: tuple[Heartbeat, ...]
+    wrong_task: tuple[tuple[Heartbeat, str], ...] = ()
+    events: tuple[LoggedEvent, ...] = ()
+
+    def check_tasks(self, given: Sequence[Heartbeat], *, numbered: bool = True) -> None:
+        """400 VALIDATION_FAILED naming each heartbeat (by index, for a daemon's batch) whose
+        task is wrong. The batch's other heartbeats are still recorded (`details.accepted`)."""
+        if not self.wrong_task:
+            return
+        why = {id(hb): reason for hb, reason in self.wrong_task}
+        problems = [
+            f"heartbeats[{i}]: {why[id(hb)]}" for i, hb in enumerate(given) if id(hb) in why
+        ]
+        if not numbered:
+            problems = [reason for _, reason in self.wrong_task]
+        raise ValidationFailed(
+            f"Heartbeat refused: {'; '.join(problems)}",
+            details={"field": "task_id", "refused": problems, "accepted": len(self.accepted)},
+        )
 
 
 def heartbeat_values(heartbeat: Heartbeat) -> dict[str, Any]:
@@ -96,12 +125,28 @@ class SupervisorStore:
             return HeartbeatBatch((), ())
 
         def work(uow: WriteUnitOfWork) -> HeartbeatBatch:
-            known = _lock_owned(uow.conn, {hb.contract_id for hb in heartbeats}, owner)
-            accepted = tuple(hb for hb in heartbeats if hb.contract_id in known)
+            locked = _lock_owned(uow.conn, {hb.contract_id for hb in heartbeats}, owner)
+            known = {cid: row_owner for cid, (row_owner, _, _) in locked.items()}
+            wrong = tuple(
+                (hb, why)
+                for hb in heartbeats
+                if hb.contract_id in locked
+                and (why := wrong_task(hb.task_id, locked[hb.contract_id][1])) is not None
+            )
+            refused = {id(hb) for hb, _ in wrong}
+            accepted = tuple(
+                hb for hb in heartbeats if hb.contract_id in known and id(hb) not in refused
+            )
+            now = self.clock.now()
+            logged: list[LoggedEvent] = []
             if accepted:
-                _store_accepted(uow, accepted, self.clock.now(), known)
+                logged = _state_changes(uow, accepted, now)
+                _store_accepted(uow, accepted, now, known)
+                created = {cid for cid, row in locked.items() if row[2] == ContractStatus.CREATED}
+                starting = [hb for hb in accepted if hb.contract_id in created]
+                logged += _start_contracts(uow, starting, now)
             rejected = tuple(hb for hb in heartbeats if hb.contract_id not in known)
-            return HeartbeatBatch(accepted, rejected)
+            return HeartbeatBatch(accepted, rejected, wrong, tuple(logged))
 
         return await self.store.run_write(work)
 
@@ -115,12 +160,17 @@ class SupervisorStore:
 
         def work(uow: WriteUnitOfWork) -> Applied:
             contract = uow.load_for_update(contract_id, owner_scope(actor))
-            old = _saved_state_name(uow.conn, contract_id)
+            old = _last_known_state(uow.conn, contract_id)
             if old is not None:
                 check_supervisor_move(old, state.state)
             now = self.clock.now()
             _upsert_state(uow, contract, state, now)
-            return uow.apply(_state_outcome(contract, old, state.state), actor, now)
+            _set_liveness_state(uow.conn, contract_id, state.state)
+            applied = uow.apply(_state_outcome(contract, old, state.state), actor, now)
+            if not starts_contract(applied.contract, state.state):
+                return applied
+            started = _start(uow, applied.contract, now)
+            return replace(applied, events=(*applied.events, *started))
 
         return await self.store.run_write(work)
 
@@ -133,6 +183,71 @@ class SupervisorStore:
             return saved_state(uow, contract_id)
 
         return await self.store.run_read(work)
+
+    async def sync_state(
+        self, contract_id: str, actor: Actor, heartbeat_state: SupervisorState
+    ) -> Applied:
+        """`supervisor/sync`: the saved state takes the latest heartbeat's state, phase and
+        activity (a saved state is created from it when none was saved yet)."""
+
+        def work(uow: WriteUnitOfWork) -> Applied:
+            contract = uow.load_for_update(contract_id, owner_scope(actor))
+            live = supervisor_liveness.c
+            row = uow.conn.execute(
+                select(live.state, live.phase, live.current_activity).where(
+                    live.contract_id == contract_id
+                )
+            ).first()
+            now = self.clock.now()
+            state = SupervisorState(row.state) if row is not None else heartbeat_state
+            saved = saved_state(uow, contract_id)
+            fields = {
+                "state": state,
+                "phase": row.phase if row is not None else contract.phase,
+                "current_activity": (row.current_activity or "") if row is not None else "",
+                "updated_at": now,
+            }
+            synced = (
+                saved.model_copy(update=fields)
+                if saved is not None
+                else SupervisorPersistentState(created_at=now, **fields)
+            )
+            _upsert_state(uow, contract, synced, now)
+            return uow.apply(
+                Outcome(contract=contract, previous_version=contract.version), actor, now
+            )
+
+        return await self.store.run_write(work)
+
+    async def restore_and_redeliver(
+        self, contract_id: str, actor: Actor
+    ) -> tuple[RestorationPlan, list[LoggedEvent]]:
+        """The restoration plan; each pending question is also re-delivered to the user as a
+        `question_redelivered` event (the desktop alerts on it), not only to the supervisor."""
+
+        def work(uow: WriteUnitOfWork) -> tuple[RestorationPlan, list[LoggedEvent]]:
+            contract = uow.load_for_update(contract_id, owner_scope(actor))
+            saved = saved_state(uow, contract_id)
+            pending = uow.questions(contract_id, pending_only=True)
+            plan = decide_restoration(saved, contract, uow.tasks(contract_id), pending)
+            events = tuple(
+                NewEvent(
+                    EventType.QUESTION_REDELIVERED,
+                    contract_id,
+                    {
+                        "question_id": q.id,
+                        "question": q.question,
+                        "question_type": q.question_type.value,
+                    },
+                )
+                for q in plan.redeliver_questions
+            )
+            if not events:
+                return plan, []
+            outcome = Outcome(contract=contract, events=events, previous_version=contract.version)
+            return plan, uow.persist(outcome, actor, self.clock.now())
+
+        return await self.store.run_write(work)
 
     async def restoration(self, contract_id: str, owner: str | None) -> RestorationPlan:
 
@@ -172,15 +287,76 @@ def saved_state(uow: ReadUnitOfWork, contract_id: str) -> SupervisorPersistentSt
     return None if payload is None else SupervisorPersistentState.parse(payload)
 
 
-def _lock_owned(conn: Connection, ids: set[str], owner: str | None) -> dict[str, str]:
-    """The known contracts among `ids` (of `owner`, if given), locked, with their owners."""
+def _lock_owned(
+    conn: Connection, ids: set[str], owner: str | None
+) -> dict[str, tuple[str, str | None, str]]:
+    """The known contracts among `ids` (of `owner`, if given), locked, with their owners,
+    supervisor task ids and statuses."""
     # Locked in id order (PostgreSQL): two batches touching the same contracts queue
     # instead of deadlocking. FOR NO KEY UPDATE still lets tasks reference the rows.
-    query = select(contracts.c.id, contracts.c.owner).where(contracts.c.id.in_(sorted(ids)))
+    c = contracts.c
+    query = select(c.id, c.owner, c.supervisor_task_id, c.status).where(c.id.in_(sorted(ids)))
     if owner is not None:
-        query = query.where(contracts.c.owner == owner)
-    query = query.order_by(contracts.c.id).with_for_update(key_share=True)
-    return {cid: row_owner for cid, row_owner in conn.execute(query)}
+        query = query.where(c.owner == owner)
+    query = query.order_by(c.id).with_for_update(key_share=True)
+    return {cid: (row_owner, sup, status) for cid, row_owner, sup, status in conn.execute(query)}
+
+
+def _state_changes(
+    uow: WriteUnitOfWork, accepted: Sequence[Heartbeat], now: datetime
+) -> list[LoggedEvent]:
+    """`supervisor_state_changed` for each contract whose state differs from its last
+    heartbeat's (read before this batch overwrites it); steps within the batch count too."""
+    ids = sorted({hb.contract_id for hb in accepted})
+    live = supervisor_liveness.c
+    query = select(live.contract_id, live.state).where(live.contract_id.in_(ids))
+    last = {cid: SupervisorState(state) for cid, state in uow.conn.execute(query)}
+    events: list[NewEvent] = []
+    for hb in sorted(accepted, key=lambda b: b.timestamp):
+        payload = state_changed_payload(hb.task_id, last.get(hb.contract_id), hb.state)
+        last[hb.contract_id] = hb.state
+        if payload is not None:
+            events.append(NewEvent(EventType.SUPERVISOR_STATE_CHANGED, hb.contract_id, payload))
+    return _log(uow, events, accepted, now)
+
+
+def _log(
+    uow: WriteUnitOfWork, events: Sequence[NewEvent], accepted: Sequence[Heartbeat], now: datetime
+) -> list[LoggedEvent]:
+    logged: list[LoggedEvent] = []
+    for cid in sorted({e.contract_id for e in events}):
+        contract = uow.load_for_update(cid, None)
+        mine = tuple(e for e in events if e.contract_id == cid)
+        outcome = Outcome(contract=contract, events=mine, previous_version=contract.version)
+        logged += uow.persist(outcome, _supervisor_of(contract, accepted), now)
+    return logged
+
+
+def _supervisor_of(contract: Contract, accepted: Sequence[Heartbeat]) -> Actor:
+    del accepted
+    return Actor(contract.owner, Role.SUPERVISOR)
+
+
+def _start_contracts(
+    uow: WriteUnitOfWork, accepted: Sequence[Heartbeat], now: datetime
+) -> list[LoggedEvent]:
+    """A `created` contract whose supervisor reports a working state becomes `active`."""
+    logged: list[LoggedEvent] = []
+    for hb in latest_per_contract(accepted):
+        contract = uow.load_for_update(hb.contract_id, None)
+        if starts_contract(contract, hb.state):
+            logged += _start(uow, contract, now)
+    return logged
+
+
+def _start(uow: WriteUnitOfWork, contract: Contract, now: datetime) -> list[LoggedEvent]:
+    actor = Actor(contract.owner, Role.SUPERVISOR)
+    tasks = uow.tasks(contract.id)
+    pending = uow.questions(contract.id, pending_only=True)
+    outcome = lifecycle.change_status(
+        contract, tasks, pending, ContractStatus.ACTIVE, now, actor, reason="supervisor started"
+    )
+    return uow.persist(outcome, actor, now)
 
 
 def _upsert_liveness(
@@ -210,6 +386,8 @@ def _liveness_upsert(dialect: str) -> Any:
 def _liveness_values(heartbeat: Heartbeat) -> dict[str, Any]:
     values = heartbeat_values(heartbeat)
     values["last_heartbeat_at"] = values.pop("timestamp")
+    values["daemon_id"] = heartbeat.daemon_id
+    values["worktrees"] = list(heartbeat.worktrees or ())
     return values
 
 
@@ -217,6 +395,26 @@ def _saved_state_name(conn: Connection, contract_id: str) -> SupervisorState | N
     query = select(supervisor_states.c.state).where(supervisor_states.c.contract_id == contract_id)
     value = conn.scalar(query)
     return None if value is None else SupervisorState(value)
+
+
+def _last_known_state(conn: Connection, contract_id: str) -> SupervisorState | None:
+    """The supervisor's state as last reported: its latest heartbeat's, else its saved one.
+
+    Trap: heartbeats do not write the saved state, so reading only the saved row reported
+    a stale old state in `supervisor_state_changed` after heartbeats moved it.
+    """
+    live = supervisor_liveness.c
+    value = conn.scalar(select(live.state).where(live.contract_id == contract_id))
+    return SupervisorState(value) if value is not None else _saved_state_name(conn, contract_id)
+
+
+def _set_liveness_state(conn: Connection, contract_id: str, state: SupervisorState) -> None:
+    """A saved state is the newest word on the supervisor's state: the liveness row (if
+    any) follows it, so the next heartbeat compares against it."""
+    live = supervisor_liveness.c
+    conn.execute(
+        update(supervisor_liveness).where(live.contract_id == contract_id).values(state=state.value)
+    )
 
 
 def _upsert_state(

@@ -21,7 +21,7 @@ from core.actors import SYSTEM
 from core.config import ContractTimeoutConfig
 from core.errors import DomainError
 from core.events import LoggedEvent
-from core.model import Contract, Question
+from core.model import Contract, Question, Task
 from core.outcome import Outcome
 from core.phases import ContractType
 from core.status import ContractStatus
@@ -33,30 +33,49 @@ from core.store.unit_of_work import WriteUnitOfWork
 # API.md: a repeated Idempotency-Key is answered from its record for 24 hours.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
-# (contract, its pending questions, now, config) → the rule's Outcome, or None: not due.
-Rule = Callable[[Contract, Sequence[Question], datetime, ContractTimeoutConfig], Outcome | None]
+# (contract, its pending questions, its tasks, now, config) → the rule's Outcome, or None.
+Rule = Callable[
+    [Contract, Sequence[Question], Sequence[Task], datetime, ContractTimeoutConfig],
+    Outcome | None,
+]
 
 
 def _stale(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    __: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     return timing.detect_stale(c, now, cfg)
 
 
 def _input_timeout(
-    c: Contract, questions: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    questions: Sequence[Question],
+    _: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     return timing.apply_input_timeout(c, questions, now, cfg)
 
 
 def _grace(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    tasks: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
-    return timing.apply_completion_grace(c, now, cfg)
+    return timing.apply_completion_grace(c, now, cfg, tasks)
 
 
 def _retention(
-    c: Contract, _: Sequence[Question], now: datetime, cfg: ContractTimeoutConfig
+    c: Contract,
+    _: Sequence[Question],
+    __: Sequence[Task],
+    now: datetime,
+    cfg: ContractTimeoutConfig,
 ) -> Outcome | None:
     if not timing.archive_expired(c, now, cfg):
         return None
@@ -167,7 +186,7 @@ class Sweeper:
         def work(uow: WriteUnitOfWork) -> list[LoggedEvent] | None:
             contract = uow.load_for_update(contract_id, None)
             pending = uow.questions(contract_id, pending_only=True)
-            outcome = rule(contract, pending, now, self.config)
+            outcome = rule(contract, pending, uow.tasks(contract_id), now, self.config)
             return None if outcome is None else uow.persist(outcome, SYSTEM, now)
 
         return await self.store.run_write(work)

@@ -31,8 +31,10 @@ from core.clock import parse_iso
 from core.config import parse_duration
 from core.errors import SupervisorNotFound, ValidationFailed
 from core.evidence import evidence_of
-from core.gates import check_contract_completion, check_phase_readiness
+from core.gates import check_phase_readiness
+from core.outcome import CompletionChecked
 from core.phase_change import PhaseChangeRequest
+from core.progress import ProgressSettings, auto_advance_enabled
 from core.status import ContractStatus
 from core.store import feedback_log, queries
 from core.store.queries import ContractDetail, ContractFilter
@@ -137,14 +139,19 @@ async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json 
     return status.to_wire()
 
 
-def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
+def _readiness_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
     readiness = check_phase_readiness(detail.contract, detail.tasks)
+    settings = ProgressSettings(ctx.config.auto_advance_phases, ctx.flags.auto_complete)
+    return readiness.to_wire(auto_advance_enabled(detail.contract, settings))
+
+
+def _detail_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
     evidence = evidence_of(detail.contract)
     return {
         **detail.contract.to_wire(),
         "tasks": [t.to_wire() for t in detail.tasks],
         "pendingQuestions": [q.to_wire() for q in detail.pending_questions],
-        "readiness": readiness.to_wire(auto_advance),
+        "readiness": _readiness_wire(ctx, detail),
         # What a reviewer confirms (with its digest), null when nothing is pending.
         "evidence": evidence.to_wire() if evidence is not None else None,
     }
@@ -153,7 +160,7 @@ def _detail_wire(detail: ContractDetail, auto_advance: bool) -> Json:
 @router.get("/{contract_id}", response_model=ContractDetailPublic)
 async def get_contract(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    wire = _detail_wire(detail, ctx.config.auto_advance_phases)
+    wire = _detail_wire(ctx, detail)
     wire["supervisor"] = await _supervisor(ctx, contract_id, actor.owner)
     # The feedback thread: each change request and whether its supervisor picked it up.
     thread = await feedback_log.feedback_of(ctx.store, contract_id, actor.owner)
@@ -229,18 +236,26 @@ async def change_phase(
 @router.get("/{contract_id}/phase-readiness", response_model=ReadinessPublic)
 async def phase_readiness(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    readiness = check_phase_readiness(detail.contract, detail.tasks)
-    return OrjsonResponse(readiness.to_wire(ctx.config.auto_advance_phases))
+    return OrjsonResponse(_readiness_wire(ctx, detail))
 
 
 @router.post("/{contract_id}/check-completion", response_model=CompletionCheckPublic)
 async def check_completion(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
-    detail = await queries.get_contract(ctx.store, contract_id, actor.owner)
-    check = check_contract_completion(detail.contract, detail.tasks)
-    wire = check.to_wire()
-    # The `auto_complete` feature flag turns auto-completion off everywhere.
-    wire["would_complete"] = wire["would_complete"] and ctx.flags.auto_complete
-    return OrjsonResponse(wire)
+    """The "force completion check": a ready contract starts completing now (the
+    `auto_complete` feature flag and the contract's own switch allowing)."""
+    applied = await ctx.repo.check_completion(contract_id, actor)
+    committed(ctx, applied)
+    checked = applied.decision
+    assert isinstance(checked, CompletionChecked)
+    answer = {
+        "ready": checked.ready,
+        "would_complete": checked.would_complete,
+        "missing": list(checked.missing),
+        "started": checked.started,
+        "status": checked.status.value,
+        "version": applied.contract.version,
+    }
+    return OrjsonResponse(answer)
 
 
 @router.put("/{contract_id}/auto-complete", response_model=ContractPublic)

@@ -73,6 +73,7 @@ async def heartbeat(
     beat = Heartbeat.parse(body, contract_id, ctx.clock.now())
     acknowledged = acknowledged_ids(body)
     batch = await writer.submit([beat], actor.owner)
+    batch.check_tasks([beat], numbered=False)
     if not batch.accepted:
         raise ContractNotFound(contract_id)
     await acknowledge_from_heartbeat(ctx, actor, contract_id, acknowledged)
@@ -90,6 +91,7 @@ async def heartbeats(
 ) -> OrjsonResponse:
     beats = parse_batch(body.heartbeats, ctx.clock.now())
     batch = await writer.submit(beats, actor.owner)
+    batch.check_tasks(beats)
     return OrjsonResponse({"accepted": len(batch.accepted)}, status_code=202)
 
 
@@ -136,8 +138,10 @@ async def save_state(
 @router.get("/contracts/{contract_id}/supervisor/restore", response_model=RestorePublic)
 async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """How the supervisor resumes, and how often it is to send heartbeats
-    (`[contracts] heartbeat_interval_seconds`, so one setting paces every supervisor)."""
-    plan = await ctx.repo.restoration(contract_id, actor.owner)
+    (`[contracts] heartbeat_interval_seconds`, so one setting paces every supervisor).
+    Pending questions are asked again of the reviewer (`question_redelivered`)."""
+    plan, redelivered = await ctx.repo.restore_and_redeliver(contract_id, actor)
+    ctx.publish(redelivered)
     wire = plan.to_wire() | {"heartbeat_interval_seconds": ctx.config.heartbeat_interval_seconds}
     return OrjsonResponse(wire)
 
@@ -146,8 +150,10 @@ async def restore(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonRespo
 async def sync(contract_id: str, ctx: CtxDep, actor: ActorDep) -> OrjsonResponse:
     """The supervisor's state as of its last heartbeat; 503 SUPERVISOR_DEAD when silent."""
     status = await _status(ctx, contract_id, actor.owner)
-    if not status.alive:
+    if not status.alive or status.state is None:
         raise SupervisorDead(contract_id, iso(status.last_heartbeat))
+    applied = await ctx.repo.sync_supervisor_state(contract_id, actor, status.state)
+    committed(ctx, applied)
     return OrjsonResponse({"synced": True, "state": status.state.value if status.state else None})
 
 

@@ -174,7 +174,7 @@ def test_aggregated_dashboard_counts_in_memory() -> None:
         "failed": 0,
         "archived": 1,
     }
-    assert wire["phaseCounts"] == {"plan": 2, "execute": 1}
+    assert wire["phaseCounts"] == {"plan": 2}  # active contracts only (§4.4)
     assert [row["id"] for row in wire["staleContracts"]] == ["c1"]
     assert wire["staleContracts"][0]["staleDurationSecs"] == 3600
     assert [(row["id"], row["question"]) for row in wire["waitingForInput"]] == [

@@ -62,6 +62,7 @@ def test_requires_confirmation_response_and_state() -> None:
         deliverables=(DeliverableProgress("plan-document", "Plan Document", True),),
         phase_tasks=(desk.tasks["t1"],),
         message="Phase guard is enabled. User confirmation required.",
+        missing_requirements=(),
     )
     c = outcome.contract
     assert c.pending_confirmation == PendingPhaseConfirmation("tr-1", "execute", desk.now)

@@ -255,8 +255,11 @@ def test_list_filters_and_pages(reviewer: httpx.Client, supervisor: httpx.Client
     assert all(c["phase"] == "plan" for c in phase["contracts"])
     waiting = reviewer.get("/contracts", params={"waiting": "true"}).json()
     # Waiting on the reviewer (core.attention): a question or a phase confirmation, or a
-    # completion to confirm while the contract is completing.
-    assert all(c["status"] in ("waiting_for_input", "completing") for c in waiting["contracts"])
+    # completion to confirm while the contract is completing, or a ready phase to advance.
+    assert all(
+        c["status"] in ("waiting_for_input", "completing") or c["waitingFor"] == "phase_ready"
+        for c in waiting["contracts"]
+    )
     stale = reviewer.get("/contracts", params={"stale": "true", "threshold": "1h"}).json()
     assert active["id"] not in {c["id"] for c in stale["contracts"]}
     since = reviewer.get("/contracts", params={"updatedSince": active["updatedAt"]}).json()

@@ -21,6 +21,7 @@ CONFIRMATION_KEYS = {
     "requiresConfirmation",
     "version",
     "message",
+    "missingRequirements",
 }
 
 
@@ -61,7 +62,9 @@ def test_missing_deliverables_block_an_advance(
     reviewer: httpx.Client, supervisor: httpx.Client
 ) -> None:
     cid = start_contract(reviewer, supervisor)["id"]
-    body = assert_error(_phase(supervisor, cid, phase="execute"), 400, "VALIDATION_FAILED")
+    # Confirming (not asking: §6.3 answers requires_confirmation first) needs the deliverables.
+    confirmed = _phase(reviewer, cid, phase="execute", confirmed=True)
+    body = assert_error(confirmed, 400, "VALIDATION_FAILED")
     assert body["details"]["missing_requirements"] == ["Deliverable: plan-document"]
     assert_error(_phase(supervisor, cid, phase="nowhere"), 400, "VALIDATION_FAILED")
 
@@ -187,11 +190,18 @@ def test_auto_complete_switch_off(reviewer: httpx.Client, supervisor: httpx.Clie
     held = _deliver(supervisor, manual["id"], "pull-request").json()
     assert (held["phase"], held["status"]) == ("execute", "active")  # advanced, not completing
     cid = start_contract(reviewer, supervisor, "execute", autoCompleteEnabled=False)["id"]
+    # An `execute` contract (no deliverables) is ready once a task is done (README).
+    task = supervisor.post(f"/contracts/{cid}/tasks", json={"name": "work"}).json()
+    supervisor.patch(f"/contracts/{cid}/tasks/{task['id']}", json={"status": "done"})
     check = reviewer.post(f"/contracts/{cid}/check-completion").json()
-    assert check == {"ready": True, "would_complete": False, "missing": []}
-    reviewer.put(f"/contracts/{cid}/auto-complete", json={"enabled": True})
-    check = reviewer.post(f"/contracts/{cid}/check-completion").json()
-    assert check["would_complete"] is True
+    assert {k: check[k] for k in ("ready", "would_complete", "missing", "started")} == {
+        "ready": True,
+        "would_complete": False,
+        "missing": [],
+        "started": False,
+    }
+    switched = reviewer.put(f"/contracts/{cid}/auto-complete", json={"enabled": True}).json()
+    assert switched["status"] == "completing"  # switching it on runs the flow
 
 
 def test_auto_advance_on_task_finish_honours_guard(

@@ -12,11 +12,13 @@ import pytest
 
 from core.clock import ManualClock
 from core.events import EventType, MonitorFilter
+from core.store import queries
 from core.store.queries import heartbeat_history, supervisor_status
 from core.supervisor import Heartbeat, SupervisorState
 from server.context import ServerContext
 from server.heartbeats import HeartbeatWriter
-from tests.server.harness import active_contract, context_on, pg_url, sqlite_url
+from tests.server.harness import active_contract as _active_contract
+from tests.server.harness import context_on, pg_url, sqlite_url
 
 __all__ = ["pg_url", "sqlite_url"]  # fixtures used by parametrization below
 
@@ -40,9 +42,20 @@ async def ctx(sqlite_url: str) -> AsyncIterator[ServerContext]:
         yield context
 
 
+# Each contract's supervisor task id: a heartbeat naming another task is refused.
+SUPERVISORS: dict[str, str] = {}
+
+
+async def active_contract(ctx: ServerContext, owner: str = "alice", **kwargs: Any) -> str:
+    cid = await _active_contract(ctx, owner, **kwargs)
+    detail = await queries.get_contract(ctx.store, cid, None)
+    SUPERVISORS[cid] = detail.contract.supervisor_task_id or ""
+    return cid
+
+
 def beat(ctx: ServerContext, contract_id: str, n: int = 0, **changes: Any) -> Heartbeat:
     values: dict[str, Any] = {
-        "task_id": "sup",
+        "task_id": SUPERVISORS.get(contract_id, "sup"),
         "contract_id": contract_id,
         "state": SupervisorState.WORKING,
         "phase": "plan",
@@ -151,13 +164,20 @@ async def test_accepted_heartbeats_reach_monitor_subscribers_as_transient_events
     import orjson
 
     frames = [orjson.loads(watching.queue.get_nowait()) for _ in range(watching.queue.qsize())]
+    # The first heartbeat also logs the supervisor's state change (a durable event).
+    assert [f["type"] for f in frames if f["seq"] is not None] == ["supervisor_state_changed"]
+    frames = [f for f in frames if f["seq"] is None]
     assert len(frames) == 1
     frame = frames[0]
     assert frame["type"] == EventType.HEARTBEAT.value and frame["seq"] is None
     assert frame["contract_id"] == cid
     assert (frame["state"], frame["activity"], frame["progress"]) == ("working", "step 42", 42)
     assert frame["actor"] == {"owner": "alice", "role": "supervisor"}
-    assert not_watching.queue.empty() and other_owner.queue.empty()
+    durable = [
+        orjson.loads(not_watching.queue.get_nowait()) for _ in range(not_watching.queue.qsize())
+    ]
+    assert [f["type"] for f in durable] == ["supervisor_state_changed"]
+    assert other_owner.queue.empty()
 
 
 async def test_stop_flushes_what_is_queued(ctx: ServerContext) -> None:

@@ -20,6 +20,7 @@ import websockets
 from core.clock import ManualClock
 from core.config import ContractTimeoutConfig
 from core.events import EventType, LoggedEvent, MonitorFilter
+from core.store import queries
 from core.store.queries import events_after
 from core.supervisor import Heartbeat, SupervisorState
 from server import monitor
@@ -182,14 +183,20 @@ async def test_include_stale_and_include_heartbeats(
         clock.advance(minutes=31)
         await BackgroundServices(ctx).run_once()
         writer = HeartbeatWriter(ctx)
+        sup = (await queries.get_contract(ctx.store, cid, None)).contract.supervisor_task_id
         beat = Heartbeat(
-            cid and "t", cid, SupervisorState.WORKING, "plan", "typing", 5, (), clock.now()
+            sup or "t", cid, SupervisorState.WORKING, "plan", "typing", 5, (), clock.now()
         )
         await writer.submit([beat], "alice")
-        frames = await receive_until(everything, lambda f: len(f) >= 2)
-        assert [f["type"] for f in frames] == ["stale_detected", "heartbeat"]
-        assert frames[1]["seq"] is None and frames[1]["activity"] == "typing"
-        assert await quiet(plain) == []
+        frames = await receive_until(everything, lambda f: len(f) >= 3)
+        # The first heartbeat also logs the supervisor's state (a durable event).
+        assert [f["type"] for f in frames] == [
+            "stale_detected",
+            "supervisor_state_changed",
+            "heartbeat",
+        ]
+        assert frames[2]["seq"] is None and frames[2]["activity"] == "typing"
+        assert [f["type"] for f in await quiet(plain)] == ["supervisor_state_changed"]
 
 
 async def scenario(ctx: ServerContext, clock: ManualClock) -> list[str]:
@@ -567,6 +574,13 @@ async def test_http_changes_and_heartbeats_reach_the_monitor_through_the_app(
                 beat = {"task_id": task.json()["id"], "state": "working", "phase": "plan"}
                 answer = await api.post(f"/contracts/{cid}/supervisor/heartbeat", json=beat)
                 assert answer.status_code == 202
-                frames = await receive_until(ws, lambda f: len(f) >= 3)
-    assert [f["type"] for f in frames] == ["contract_created", "task_created", "heartbeat"]
-    assert seqs(frames) == [1, 2] and frames[2]["seq"] is None
+                frames = await receive_until(ws, lambda f: len(f) >= 5)
+    # A working heartbeat logs the supervisor's state and starts the created contract.
+    assert [f["type"] for f in frames] == [
+        "contract_created",
+        "task_created",
+        "supervisor_state_changed",
+        "status_changed",
+        "heartbeat",
+    ]
+    assert seqs(frames) == [1, 2, 3, 4] and frames[4]["seq"] is None

@@ -95,11 +95,13 @@ async def test_stale_is_detected_once_per_episode(
     assert drain(watch) == []  # same episode: reported once
 
     # New activity ends the episode; the next silence is a new one.
-    beat = Heartbeat("t", cid, SupervisorState.WORKING, "plan", "back", 10, (), clock.now())
-    await ctx.repo.record_heartbeats([beat], "alice")
+    sup = (await get_contract(ctx.store, cid, None)).contract.supervisor_task_id or ""
+    beat = Heartbeat(sup, cid, SupervisorState.WORKING, "plan", "back", 10, (), clock.now())
+    # Its first heartbeat logs the supervisor's state: published, as the writer does.
+    ctx.publish((await ctx.repo.record_heartbeats([beat], "alice")).events)
     clock.advance(minutes=31)
     await services.run_once()
-    assert types(drain(watch)) == ["stale_detected"]
+    assert types(drain(watch)) == ["supervisor_state_changed", "stale_detected"]
     version = (await get_contract(ctx.store, cid, "alice")).contract.version
     assert version == 3  # created 1, task 2, active 3: stale marks do not bump it
 
@@ -153,7 +155,8 @@ async def test_completion_grace_then_archive_retention(
     report = await services.run_once()
     assert report.completed == [cid]
     frames = drain(watch)
-    assert types(frames) == ["status_changed"]
+    # Completed: the supervisor task is finished and asked to stop (§2.2.3 step 9).
+    assert types(frames) == ["status_changed", "task_completed", "supervisor_stop_requested"]
     assert frames[0]["new_status"] == "completed"
 
     archived = await ctx.repo.change_status(cid, admin(), "archived")
@@ -175,10 +178,11 @@ async def test_heartbeats_are_purged_after_retention(
 ) -> None:
     ctx = any_ctx
     cid = await active_contract(ctx)
-    old = Heartbeat("t", cid, SupervisorState.WORKING, "plan", "old", 1, (), clock.now())
+    sup = (await get_contract(ctx.store, cid, None)).contract.supervisor_task_id or ""
+    old = Heartbeat(sup, cid, SupervisorState.WORKING, "plan", "old", 1, (), clock.now())
     await ctx.repo.record_heartbeats([old], "alice")
     clock.advance(hours=23)
-    new = Heartbeat("t", cid, SupervisorState.WORKING, "plan", "new", 2, (), clock.now())
+    new = Heartbeat(sup, cid, SupervisorState.WORKING, "plan", "new", 2, (), clock.now())
     await ctx.repo.record_heartbeats([new], "alice")
     clock.advance(hours=1, seconds=1)
     report = await BackgroundServices(ctx).run_once()

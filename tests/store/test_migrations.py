@@ -45,7 +45,7 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-HEAD = "0005_inbox_actions"
+HEAD = "0006_liveness_daemons"
 
 
 async def test_upgrade_downgrade_upgrade(db_url: str) -> None:

@@ -114,7 +114,14 @@ async def test_sql_dashboard_equals_the_in_memory_one(
     recent = tuple(reversed((await queries.events_after(store, "alice", limit=1000)).events))[:5]
     alive = {supervisor_task}
     memory = aggregate_dashboard(
-        contracts, tasks, asked, recent, alive_supervisor_task_ids=alive, now=now, cfg=config
+        contracts,
+        tasks,
+        asked,
+        recent,
+        alive_supervisor_task_ids=alive,
+        now=now,
+        cfg=config,
+        live_supervisors=[(None, ())],  # its one live heartbeat names no daemon or worktree
     )
     assert sql == memory
     assert sql.status_counts[ContractStatus.ACTIVE] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,14 +13,26 @@ from core.errors import ContractNotFound, InvalidTransition, SupervisorNotFound
 from core.events import EventType
 from core.store import ContractRepository, Store, queries
 from core.supervisor import Heartbeat, RestorationAction, SupervisorPersistentState, SupervisorState
-from tests.store.helpers import REVIEWER, SUPERVISOR, started_contract
+from tests.store.helpers import REVIEWER, SUPERVISOR
+from tests.store.helpers import started_contract as _started_contract
 
 TIMEOUT = timedelta(seconds=120)
 
 
+# Each contract's supervisor task id: a heartbeat naming another task is refused.
+SUPERVISORS: dict[str, str] = {}
+
+
+async def started_contract(repo: ContractRepository, *args: Any, **options: Any) -> str:
+    cid = await _started_contract(repo, *args, **options)
+    detail = await queries.get_contract(repo.store, cid, None)
+    SUPERVISORS[cid] = detail.contract.supervisor_task_id or ""
+    return cid
+
+
 def beat(contract_id: str, at: datetime, state: str = "working", progress: int = 10) -> Heartbeat:
     return Heartbeat(
-        task_id="sup-task",
+        task_id=SUPERVISORS.get(contract_id, "sup-task"),
         contract_id=contract_id,
         state=SupervisorState(state),
         phase="plan",

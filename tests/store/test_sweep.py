@@ -29,7 +29,8 @@ async def test_stale_is_reported_once_per_episode_without_a_version_bump(
     assert (await repo.sweep(clock.advance(minutes=10))).stale == []  # same episode
     stored = (await queries.get_contract(store, cid, "alice")).contract
     assert stored.version == version and stored.stale_notified_at is not None
-    beat = Heartbeat("s", cid, SupervisorState.WORKING, "plan", "", 0, (), clock.now())
+    sup = (await queries.get_contract(store, cid, None)).contract.supervisor_task_id or ""
+    beat = Heartbeat(sup, cid, SupervisorState.WORKING, "plan", "", 0, (), clock.now())
     await repo.record_heartbeats([beat], "alice")  # activity ends the episode
     assert (await repo.sweep(clock.advance(minutes=31))).stale == [cid]
 
@@ -76,8 +77,9 @@ async def test_old_heartbeats_are_purged(
 ) -> None:
     cid = await started_contract(repo)
     start = clock.now()
+    sup = (await queries.get_contract(store, cid, None)).contract.supervisor_task_id or ""
     beats = [
-        Heartbeat("s", cid, SupervisorState.WORKING, "plan", "", i, (), start + timedelta(hours=i))
+        Heartbeat(sup, cid, SupervisorState.WORKING, "plan", "", i, (), start + timedelta(hours=i))
         for i in range(4)
     ]
     clock.advance(hours=3)

@@ -176,8 +176,11 @@ async def test_delete_only_archived(clients: Clients) -> None:
 
 async def test_guarded_phase_change_confirmation_and_feedback(clients: Clients) -> None:
     contract = await clients.active()
+    # Confirming needs the deliverables (asking is answered first, §6.3).
     await expect_error(
-        clients.reviewer.change_phase(contract.id, "execute"), 400, "VALIDATION_FAILED"
+        clients.reviewer.change_phase(contract.id, "execute", confirmed=True),
+        400,
+        "VALIDATION_FAILED",
     )
     marked = await clients.supervisor.mark_deliverable(contract.id, "plan-document")
     assert marked.completed_deliverables.get("plan") == ("plan-document",)
