@@ -102,6 +102,9 @@ class ReplicaBackend:
     def on_outbox(self, callback: Callable[[OutboxEntry], None]) -> Callable[[], None]:
         return self._outbox.entry_changed.subscribe(callback)
 
+    def on_events(self, callback: Callable[[tuple[LoggedEvent, ...]], None]) -> Callable[[], None]:
+        return self._replica.events_applied.subscribe(callback)
+
     def send_soon(self) -> None:
         return None
 

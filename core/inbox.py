@@ -176,11 +176,14 @@ def contract_items(  # noqa: PLR0917 - the inputs of one contract's items
     waits = waiting_on_reviewer(contract)
     if waits is WaitingFor.COMPLETION_CONFIRMATION:
         return [_completion(contract, config)]
-    if waits is not None:
+    if waits is not None and waits is not WaitingFor.PHASE_READY:
         return _waiting_for_input(contract, questions, config)
     # A ready phase waits on the reviewer, so its quiet is not the supervisor's: not stale.
-    ready = None if tasks is None else ready_phase(contract, tasks, config)
-    if ready is not None:
+    # The server marks it (`waitingFor: phase_ready`); a contract not marked yet (an older
+    # server, a replica before the event) is judged from its tasks.
+    marked = waits is WaitingFor.PHASE_READY
+    ready = None if tasks is None or marked else ready_phase(contract, tasks, config)
+    if marked or ready is not None:
         ident = phase_ready_item_id(contract.id, contract.phase)
         since = contract.last_activity_at
         return [_item(contract, InboxKind.PHASE_READY, ident, since, revision=iso(since) or "")]

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.clock import Clock, SystemClock
 from core.config import ContractTimeoutConfig
+from core.events import LoggedEvent
 from desktop.ports import CONNECTING, LIVE, OFFLINE, Unsubscribe
 from sync.errors import ConnectionFailed
 from sync.observers import Observers
@@ -36,6 +37,7 @@ class ServiceBackend:
         self._states: Observers[str] = Observers("desk_state")
         self._contracts: Observers[frozenset[str]] = Observers("desk_contracts")
         self._entries: Observers[OutboxEntry] = Observers("desk_outbox")
+        self._events: Observers[tuple[LoggedEvent, ...]] = Observers("desk_events")
         self._unsubscribe: list[Unsubscribe] = []
         self.awaiting_server = False  # set while the embedded server starts (see connect)
 
@@ -66,6 +68,9 @@ class ServiceBackend:
     def on_outbox(self, callback: Callable[[OutboxEntry], None]) -> Unsubscribe:
         return self._entries.subscribe(callback)
 
+    def on_events(self, callback: Callable[[tuple[LoggedEvent, ...]], None]) -> Unsubscribe:
+        return self._events.subscribe(callback)
+
     def send_soon(self) -> None:
         self.service.kick_flush()
 
@@ -89,6 +94,7 @@ class ServiceBackend:
         await self.service.start(offline=self.offline)
         self._unsubscribe.append(self.service.contracts_changed.subscribe(self._contracts.publish))
         self._unsubscribe.append(self.service.outbox_changed.subscribe(self._entries.publish))
+        self._unsubscribe.append(self.service.events_applied.subscribe(self._events.publish))
 
     def connect(self, url: str, api_key: str) -> None:
         """Connect a backend started offline (the embedded server answers now)."""

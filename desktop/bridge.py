@@ -28,8 +28,9 @@ from core.clock import Clock, SystemClock, utc
 from core.config import ContractTimeoutConfig
 from core.dashboard import Dashboard
 from core.errors import ContractNotFound, DomainError
-from core.events import LoggedEvent
+from core.events import EventType, LoggedEvent
 from core.model import Contract, Question, QuestionStatus
+from core.projection import describe
 from core.status import WaitingFor
 from core.store.queries import SupervisorStatus
 from core.supervisor import Heartbeat
@@ -132,6 +133,7 @@ class SyncBridge(QObject):
             backend.on_state(self._on_state),
             backend.on_contracts(self._on_contracts),
             backend.on_outbox(self._on_outbox),
+            backend.on_events(self._on_events),
         ]
 
     # --- accessors -----------------------------------------------------------------------
@@ -237,6 +239,16 @@ class SyncBridge(QObject):
         self._pending.update(ids)
         if not self._tick.isActive() and not self._reading:
             self._tick.start()
+
+    def _on_events(self, events: tuple[LoggedEvent, ...]) -> None:
+        """A restored supervisor's pending questions are asked of the reviewer again
+        (`question_redelivered`): no row changes, so the event itself raises the alert."""
+        if not self.policy.notifications:
+            return
+        for event in events:
+            contract = self.contracts.get(event.contract_id)
+            if event.type is EventType.QUESTION_REDELIVERED and contract is not None:
+                self.alert.emit(_alert("question", contract, describe(event.type, event.payload)))
 
     def _on_outbox(self, entry: OutboxEntry) -> None:
         self.outboxChanged.emit(str(entry.id))

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.config import ContractTimeoutConfig
+from core.events import LoggedEvent
 from sync.outbox import Outbox, OutboxEntry
 from sync.replica import Replica
 
@@ -56,6 +57,10 @@ class DeskBackend(Protocol):
     def on_contracts(self, callback: Callable[[frozenset[str]], None]) -> Unsubscribe: ...
 
     def on_outbox(self, callback: Callable[[OutboxEntry], None]) -> Unsubscribe: ...
+
+    def on_events(self, callback: Callable[[tuple[LoggedEvent, ...]], None]) -> Unsubscribe:
+        """The events newly applied to the replica (for what no contract row shows)."""
+        ...
 
     def send_soon(self) -> None:
         """Ask the service to flush the outbox now (no-op when offline)."""

@@ -82,6 +82,8 @@ class Replica:
         self.store = store
         self.owner = owner
         self.contracts_changed: Observers[frozenset[str]] = Observers("contracts_changed")
+        # Each page's events new to the replica: what no row shows (a question asked again).
+        self.events_applied: Observers[tuple[LoggedEvent, ...]] = Observers("events_applied")
 
     @classmethod
     async def open(cls, path: str | Path, *, owner: str = LOCAL_OWNER) -> Replica:
@@ -120,6 +122,8 @@ class Replica:
         result = await self.store.run_write(lambda uow: apply_page(uow.conn, logged, self.owner))
         await self.record_heartbeats(beats)
         self._notify(result.changed)
+        if result.fresh:
+            self.events_applied.publish(result.fresh)
         return result
 
     async def reset(self, server_url: str) -> None:

@@ -81,6 +81,7 @@ class PageResult:
     last_seq: int  # the cursor after the page
     changed: frozenset[str]  # contracts whose rows (or tasks, questions, events) changed
     gaps: bool = False  # some row may differ from the server's: a refresh repairs it
+    fresh: tuple[LoggedEvent, ...] = ()  # the events new to the replica, in seq order
 
 
 def apply_page(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> PageResult:
@@ -100,7 +101,8 @@ def apply_page(conn: Connection, page: Sequence[LoggedEvent], owner: str) -> Pag
         since = cursor.refresh_since
     last = new[-1].seq or cursor.last_seq
     write_cursor(conn, last_seq=last, refresh_since=since)
-    return PageResult(len(new), last, frozenset(e.contract_id for e in new), bool(gaps))
+    touched = frozenset(e.contract_id for e in new)
+    return PageResult(len(new), last, touched, bool(gaps), tuple(new))
 
 
 def _new_events(page: Sequence[LoggedEvent], last_seq: int) -> list[LoggedEvent]:

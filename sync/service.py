@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from core.clock import Clock, SystemClock
 from core.errors import DomainError, ErrorCode
-from core.events import MonitorFilter
+from core.events import LoggedEvent, MonitorFilter
 from core.wire import event_from_wire
 from sync.client import ContractClient
 from sync.errors import ApiError, ConnectionFailed
@@ -156,6 +156,10 @@ class SyncService:
     @property
     def contracts_changed(self) -> Observers[frozenset[str]]:
         return self.replica.contracts_changed
+
+    @property
+    def events_applied(self) -> Observers[tuple[LoggedEvent, ...]]:
+        return self.replica.events_applied
 
     @property
     def outbox_changed(self) -> Observers[OutboxEntry]:

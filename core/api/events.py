@@ -23,6 +23,9 @@ from core.status import ContractStatus
 class ActorPublic(SnakeModel):
     owner: str
     role: Role
+    user: str | None = Field(
+        default=None, description="The key's person; absent for the system and older keys."
+    )
 
 
 class EventPublic(SnakeModel):

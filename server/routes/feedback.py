@@ -13,12 +13,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from core.actors import Actor
+from core.api.feedback import FeedbackPublic
 from core.errors import FeedbackNotFound, ValidationFailed
 from core.feedback import MAX_ACKNOWLEDGED, AckVia
 from core.permissions import check_acknowledge_feedback
 from core.store import feedback_log
 from server.context import ServerContext
 from server.deps import ActorDep, CtxDep
+from server.responses import OrjsonResponse
 from server.routes.publishing import publish
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
@@ -27,10 +29,14 @@ Json = dict[str, Any]
 ACK_KEYS = ("acknowledged_feedback", "acknowledgedFeedback")
 
 
-@router.post("/contracts/{contract_id}/feedback/{feedback_id}/ack")
+@router.post(
+    "/contracts/{contract_id}/feedback/{feedback_id}/ack",
+    response_class=OrjsonResponse,
+    response_model=FeedbackPublic,
+)
 async def acknowledge_feedback(
     contract_id: str, feedback_id: str, ctx: CtxDep, actor: ActorDep
-) -> Json:
+) -> OrjsonResponse:
     """The supervisor picked the feedback up; answers the thread entry (`delivery`:
     `delivered`). Acknowledging again answers the same entry and logs nothing."""
     check_acknowledge_feedback(actor)
@@ -48,7 +54,7 @@ async def acknowledge_feedback(
     entry = next((e for e in done.thread if e.id == feedback_id), None)
     if entry is None:  # cannot happen after a strict acknowledgement; say so clearly
         raise FeedbackNotFound(contract_id, feedback_id)
-    return entry.to_wire()
+    return OrjsonResponse(entry.to_wire())
 
 
 def acknowledged_ids(raw: Any) -> list[str]:

@@ -54,7 +54,8 @@ def test_dashboard_shows_counts_waiting_stale_and_events(
     assert page.objectName() == "dashboardPage"
     bars = {b.label: b.value for b in page.status_chart.bars}
     assert bars["active"] == 2 and bars["waiting for input"] == 1
-    assert {b.label: b.value for b in page.phase_chart.bars} == {"plan": 2, "execute": 1}
+    # §4.4: phase counts are of active contracts only (the waiting one in plan is not counted).
+    assert {b.label: b.value for b in page.phase_chart.bars} == {"plan": 1, "execute": 1}
     assert page.waiting_model.index(0, 0).data() == "Needs you"
     assert page.waiting_model.index(0, 1).data() == "phase confirmation"
     stale_names = [page.stale_model.index(r, 0).data() for r in range(page.stale_model.rowCount())]

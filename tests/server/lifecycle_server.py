@@ -25,10 +25,10 @@ from tests.server.conftest import (
     Server,
     _create_keys,
     _database_url,
-    _wait_healthy,
     free_port,
     pg_execute,
 )
+from tests.support.server import wait_healthy
 
 GRACE_SECONDS = 1.2
 INPUT_TIMEOUT_SECONDS = 4.0
@@ -59,7 +59,7 @@ def fast_server(backend: str, tmp: Path) -> Iterator[Server]:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(backend, db_url, f"http://127.0.0.1:{port}", keys, process)
     try:
-        _wait_healthy(server.base_url, process, log)
+        wait_healthy(server.base_url, process, log)
         yield server
     finally:
         server.close()

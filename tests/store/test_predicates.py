@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 
 from core.attention import waiting_on_reviewer
 from core.model import Contract
-from core.status import ContractStatus
+from core.status import ContractStatus, WaitingFor
 from core.store import Store, predicates
 from core.store.rows import contract_values
 from core.store.schema import contracts
@@ -33,6 +33,17 @@ def _every_case() -> list[Contract]:
             cases.append(
                 make_contract(id=cid, name=cid, status=status, last_activity_at=NOW - idle)
             )
+    # A ready phase waits on a person (§2.2.3 step 3): waiting, never stale, however quiet.
+    ready = f"{ContractStatus.ACTIVE.value}-ready"
+    cases.append(
+        make_contract(
+            id=ready,
+            name=ready,
+            status=ContractStatus.ACTIVE,
+            waiting_for=WaitingFor.PHASE_READY,
+            last_activity_at=NOW - AGES[-1],
+        )
+    )
     return cases
 
 
@@ -63,5 +74,5 @@ async def test_the_stale_clause_is_core_s_stale_rule(store: Store) -> None:
 async def test_the_waiting_clause_is_core_s_attention_rule(store: Store) -> None:
     cases = await _written(store)
     expected = {c.id for c in cases if waiting_on_reviewer(c) is not None}
-    assert expected
+    assert "active-ready" in expected
     assert await _selected(store, predicates.waiting_on_reviewer()) == expected
