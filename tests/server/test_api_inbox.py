@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.conftest import PG_ENV, assert_error, pg_execute, start_contract
-from tests.sync.server_fixture import ServerProcess, create_key, free_port
+from tests.server.conftest import assert_error, start_contract
+from tests.support.server import configured_server
+from tests.sync.server_fixture import ServerProcess, create_key
 
 # Stale after 1.2 s; a met gate waits for a person (auto-advance off).
 QUICK_TOML = """\
@@ -138,29 +137,10 @@ def quick(
 ) -> Iterator[ServerProcess]:
     """A server of its own: stale after 1.2 s, auto-advance off."""
     tmp = tmp_path_factory.mktemp(f"inbox-{request.param}")
-    config = tmp / "server.toml"
-    config.write_text(QUICK_TOML)
-    database = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp / 'server.db'}"
-    else:
-        admin = os.environ.get(PG_ENV)
-        if not admin:
-            pytest.skip(f"{PG_ENV} not set")
-        database = f"cd_inbox_{uuid.uuid4().hex[:12]}"
-        pg_execute(f'CREATE DATABASE "{database}"')
-        db_url = f"{admin.rpartition('/')[0]}/{database}"
-    server = ServerProcess(tmp, db_url, free_port(), config)
-    server.reviewer_key = create_key(db_url, "alice", "reviewer")
-    server.supervisor_key = create_key(db_url, "alice", "supervisor")
-    server.start()
-    try:
+    with configured_server(request.param, tmp, QUICK_TOML) as server:
+        server.reviewer_key = create_key(server.db_url, "alice", "reviewer")
+        server.supervisor_key = create_key(server.db_url, "alice", "supervisor")
         yield server
-    finally:
-        server.stop()
-        if database is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        assert "Traceback" not in server.log_text()
 
 
 def _client(server: ServerProcess, key: str) -> httpx.Client:

@@ -5,10 +5,8 @@ time is up or it changes, a claim shows who is on it and lapses (shrunken timing
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import PG_ENV, assert_error, pg_execute, start_contract
-from tests.sync.server_fixture import SERVER_CLI, ServerProcess, free_port
+from tests.server.conftest import assert_error, start_contract
+from tests.support.server import configured_server
+from tests.sync.server_fixture import SERVER_CLI, ServerProcess
 
 # Claims lapse after 1.8 s; the sweep runs every 0.3 s. Nothing goes stale during a test.
 QUICK_TOML = """\
@@ -42,34 +41,16 @@ def marks_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp(f"marks-{request.param}")
-    config = tmp / "server.toml"
-    config.write_text(QUICK_TOML)
-    database = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp / 'server.db'}"
-    else:
-        admin = os.environ.get(PG_ENV)
-        if not admin:
-            pytest.skip(f"{PG_ENV} not set")
-        database = f"cd_marks_{uuid.uuid4().hex[:12]}"
-        pg_execute(f'CREATE DATABASE "{database}"')
-        db_url = f"{admin.rpartition('/')[0]}/{database}"
-    server = ServerProcess(tmp, db_url, free_port(), config)
-    server.start()  # migrates the database
-    server.keys = {  # type: ignore[attr-defined]
-        "ann": _key(db_url, "team", "reviewer", "Ann Example"),
-        "bob": _key(db_url, "team", "reviewer", "Bob"),
-        "owner": _key(db_url, "team", "admin"),  # no --user: the owner's name
-        "supervisor": _key(db_url, "team", "supervisor"),
-        "other": _key(db_url, "elsewhere", "reviewer", "Eve"),
-    }
-    try:
+    with configured_server(request.param, tmp, QUICK_TOML) as server:
+        db_url = server.db_url
+        server.keys = {  # type: ignore[attr-defined]
+            "ann": _key(db_url, "team", "reviewer", "Ann Example"),
+            "bob": _key(db_url, "team", "reviewer", "Bob"),
+            "owner": _key(db_url, "team", "admin"),  # no --user: the owner's name
+            "supervisor": _key(db_url, "team", "supervisor"),
+            "other": _key(db_url, "elsewhere", "reviewer", "Eve"),
+        }
         yield server
-    finally:
-        server.stop()
-        if database is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        assert "Traceback" not in server.log_text()
 
 
 _OPEN: list[httpx.Client] = []

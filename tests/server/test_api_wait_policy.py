@@ -4,10 +4,7 @@ escalated once and names the escalation list, `timeout` pauses; the deadline is 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import PG_ENV, assert_error, pg_execute, start_contract
-from tests.sync.server_fixture import SERVER_CLI, ServerProcess, free_port
+from tests.server.conftest import assert_error, start_contract
+from tests.support.keys import create_key_now
+from tests.support.server import configured_server
 
 # Settings: wait by default; a timeout or an escalation after 1.8 s; a sweep every 0.3 s.
 QUICK_TOML = """\
@@ -31,49 +29,28 @@ heartbeat_timeout_seconds = 120.0
 """
 
 
-def _key(db_url: str, role: str) -> str:
-    command = [*SERVER_CLI, "keys", "create", "--owner", "ops", "--role", role, "--db", db_url]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=60, check=True
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def policy_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     tmp = tmp_path_factory.mktemp(f"policy-{request.param}")
-    config = tmp / "server.toml"
-    config.write_text(QUICK_TOML)
-    database = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp / 'server.db'}"
-    else:
-        admin = os.environ.get(PG_ENV)
-        if not admin:
-            pytest.skip(f"{PG_ENV} not set")
-        database = f"cd_policy_{uuid.uuid4().hex[:12]}"
-        pg_execute(f'CREATE DATABASE "{database}"')
-        db_url = f"{admin.rpartition('/')[0]}/{database}"
-    server = ServerProcess(tmp, db_url, free_port(), config)
-    server.start()
-    clients = [
-        httpx.Client(
-            base_url=server.base_url + "/api/v1",
-            headers={"Authorization": f"Bearer {_key(db_url, role)}"},
-            timeout=30,
-        )
-        for role in ("reviewer", "supervisor")
-    ]
-    try:
-        yield clients[0], clients[1]
-    finally:
-        for client in clients:
-            client.close()
-        server.stop()
-        if database is not None:
-            pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        assert "Traceback" not in server.log_text()
+    with configured_server(request.param, tmp, QUICK_TOML) as server:
+        keys = {
+            role: create_key_now(server.db_url, "ops", role) for role in ("reviewer", "supervisor")
+        }
+        clients = [
+            httpx.Client(
+                base_url=server.base_url + "/api/v1",
+                headers={"Authorization": f"Bearer {keys[role]}"},
+                timeout=30,
+            )
+            for role in ("reviewer", "supervisor")
+        ]
+        try:
+            yield clients[0], clients[1]
+        finally:
+            for client in clients:
+                client.close()
 
 
 def _phases(policy: dict[str, Any] | None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.databases import migrated_sqlite
+from tests.support.databases import create_pg_database, drop_pg_database, migrated_sqlite
 from tests.support.keys import create_keys
 
 CONFIG_TOML = """\
@@ -188,6 +188,30 @@ def serving(tmp: Path, config_toml: str = CONFIG_TOML) -> Iterator[ServerProcess
         yield server
     finally:
         finish(server)
+
+
+@contextmanager
+def configured_server(backend: str, tmp: Path, config_toml: str) -> Iterator[ServerProcess]:
+    """A server of its own on `backend` ("sqlite" or "postgresql", which skips without
+    CONTRACTS_TEST_PG_URL), a migrated copy of the template and `config_toml`; no keys (the
+    caller makes the ones it needs). Stopped, its database dropped, and its log free of
+    tracebacks afterwards."""
+    pg_name = None
+    if backend == "sqlite":
+        db_url = migrated_sqlite(tmp, "server.db")
+    else:
+        db_url, pg_name = create_pg_database("cd_own", migrated=True)
+    config = tmp / "server.toml"
+    config.write_text(config_toml)
+    server = ServerProcess(tmp, db_url, free_port(), config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if pg_name is not None:
+            drop_pg_database(pg_name)
+        assert "Traceback" not in server.log_text()
 
 
 @contextmanager
