@@ -15,7 +15,7 @@ from core.status import ContractStatus, WaitingFor
 from desktop.bridge import SyncBridge
 from desktop.views.main_window import MainWindow
 from sync.outbox import OutboxState
-from tests.desktop.conftest import NOW, LocalBackend, Loop, make_contract
+from tests.desktop.conftest import NOW, LocalBackend, Loop, make_contract, until
 from tests.desktop.inbox_keys import focused, press, shown_ready, type_text
 
 
@@ -37,30 +37,35 @@ def test_filter_and_undo_offline(
     qloop.run(backend.replica.put_contracts([_waiting(i, n) for i, n in enumerate(names)]))  # type: ignore[misc]
     window = MainWindow(bridge)
     qtbot.addWidget(window)
-    window.show()
-    window.start()
-    page = window.inbox
-    qloop.until(lambda: page.count == 3)
-    window.activateWindow()
-    page.focus_list()
-    # `/` filters; the letters typed there ("y", "n", "j"…) are text, not decisions.
-    press(qtbot, "/")
-    assert focused() is page.filter_box
-    type_text(qtbot, "billing")
-    assert page.proxy.rowCount() == 2 and page.count == 3
-    press(qtbot, Qt.Key.Key_Escape)
-    assert page.proxy.rowCount() == 3 and focused() is page.list
-    # y confirms; offline the confirmation stays queued; Ctrl+Z takes it back.
-    page.select_row(0)
-    item = qloop.run(shown_ready(page))
-    press(qtbot, "y")
-    assert page.count == 2
-    qloop.until(lambda: page.decisions and page.decisions[-1].entry_id is not None)
-    entry_id = page.decisions[-1].entry_id
-    assert entry_id is not None
-    press(qtbot, "z", Qt.KeyboardModifier.ControlModifier)
-    qloop.until(lambda: page.count == 3)
-    entry = qloop.run(backend.outbox.get(entry_id))
-    assert entry.state is OutboxState.DROPPED
-    assert page.current_item() == item  # back, selected again
-    window.close()
+
+    # Driven inside the running loop, as the app is: the pane reads the replica in tasks.
+    async def scenario() -> None:
+        window.show()
+        window.start()
+        page = window.inbox
+        await until(lambda: page.count == 3)
+        window.activateWindow()
+        page.focus_list()
+        # `/` filters; the letters typed there ("y", "n", "j"…) are text, not decisions.
+        press(qtbot, "/")
+        assert focused() is page.filter_box
+        type_text(qtbot, "billing")
+        assert page.proxy.rowCount() == 2 and page.count == 3
+        press(qtbot, Qt.Key.Key_Escape)
+        assert page.proxy.rowCount() == 3 and focused() is page.list
+        # y confirms; offline the confirmation stays queued; Ctrl+Z takes it back.
+        page.select_row(0)
+        item = await shown_ready(page)
+        press(qtbot, "y")
+        assert page.count == 2
+        await until(lambda: bool(page.decisions) and page.decisions[-1].entry_id is not None)
+        entry_id = page.decisions[-1].entry_id
+        assert entry_id is not None
+        press(qtbot, "z", Qt.KeyboardModifier.ControlModifier)
+        await until(lambda: page.count == 3)
+        entry = await backend.outbox.get(entry_id)
+        assert entry.state is OutboxState.DROPPED
+        assert page.current_item() == item  # back, selected again
+        window.close()
+
+    qloop.run(scenario(), 60)
