@@ -16,18 +16,14 @@ from core.model import PendingPhaseConfirmation
 from sync.client import ContractClient
 from sync.outbox import Outbox, OutboxState
 from sync.replica import Replica
+from tests.sync.replica_fixtures import driver
 from tests.sync.replica_support import Driver, ok
 from tests.sync.server_fixture import ServerProcess
 
+__all__ = ["driver"]  # fixtures, used by name
+
 S = OutboxState
 SUMMARY = "# Plan\n\n1. parse\n2. load\n"
-
-
-@pytest.fixture
-def driver(sync_server: ServerProcess) -> Any:
-    made = Driver(sync_server)
-    yield made
-    made.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ after a catch-up the replica's contracts equal the server's without `GET /contra
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,11 @@ import pytest
 from sync.client import ContractClient
 from sync.replica import Replica
 from sync.replica_feed import ReplicaFeed
+from tests.sync.replica_fixtures import driver
 from tests.sync.replica_support import Driver, assert_same, ok, replica_state, server_state
 from tests.sync.server_fixture import ServerProcess
+
+__all__ = ["driver"]  # fixtures, used by name
 
 
 class Recording(httpx.AsyncBaseTransport):
@@ -36,13 +39,6 @@ class Recording(httpx.AsyncBaseTransport):
 
     def contract_lists(self) -> int:
         return sum(1 for p in self.paths if p.endswith("/contracts"))
-
-
-@pytest.fixture
-def driver(sync_server: ServerProcess) -> Iterator[Driver]:
-    d = Driver(sync_server)
-    yield d
-    d.close()
 
 
 @pytest.fixture

@@ -4,45 +4,22 @@ give the server's `GET /inbox`, snoozed, claimed, and back when the evidence cha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.config import ContractTimeoutConfig
 from core.inbox import inbox_items, with_marks
 from core.model import QuestionStatus
-from sync.client import ContractClient
 from sync.replica import Replica
 from sync.replica_feed import ReplicaFeed
+from tests.sync.replica_fixtures import driver, feed
 from tests.sync.replica_support import Driver, ok
-from tests.sync.server_fixture import ServerProcess
+
+__all__ = ["driver", "feed"]  # fixtures, used by name
 
 THRESHOLD = timedelta(minutes=30)  # the sync server's stale threshold
 CLAIM_EXPIRY = ContractTimeoutConfig().claim_expiry
 FIELDS = ("id", "snoozedUntil", "claimedBy", "claimedAt")
-
-
-@pytest.fixture
-def driver(sync_server: ServerProcess) -> Iterator[Driver]:
-    d = Driver(sync_server)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-async def feed(
-    sync_server: ServerProcess, tmp_path: Path
-) -> AsyncIterator[tuple[Replica, ReplicaFeed]]:
-    replica = await Replica.open(tmp_path / "replica.db")
-    client = ContractClient(sync_server.base_url, sync_server.reviewer_key, retries=0)
-    try:
-        yield replica, ReplicaFeed(replica, client, server_url=sync_server.base_url)
-    finally:
-        await client.aclose()
-        await replica.close()
 
 
 async def _local(replica: Replica, ids: set[str], *, include_snoozed: bool) -> list[dict[str, Any]]:
