@@ -78,7 +78,7 @@ class ContractRepository:
         self.flags = flags or FeatureFlags()
         # `[contracts] auto_complete_enabled` is only the default of new contracts (§8.1,
         # "global default"); the server-wide switch is the `auto_complete` feature flag.
-        self._progress = ProgressSettings(self.config.auto_advance_phases, self.flags.auto_complete)
+        self.progress = ProgressSettings(self.config.auto_advance_phases, self.flags.auto_complete)
         self._supervision = SupervisorStore(store, clock)
         self._sweeper = Sweeper(store, self.config)
 
@@ -158,7 +158,7 @@ class ContractRepository:
     async def set_auto_complete(self, contract_id: str, actor: Actor, enabled: bool) -> Applied:
         def decide(x: Loaded) -> Outcome:
             return lifecycle.set_auto_complete(
-                x.contract, enabled, x.now, actor, x.tasks, self._progress, new_id
+                x.contract, enabled, x.now, actor, x.tasks, self.progress, new_id
             )
 
         return await self._apply(contract_id, actor, decide, tasks=True)
@@ -167,7 +167,7 @@ class ContractRepository:
         """The "force completion check": starts completion when the contract is ready."""
 
         def decide(x: Loaded) -> Outcome:
-            return lifecycle.check_completion(x.contract, x.tasks, x.now, actor, self._progress)
+            return lifecycle.check_completion(x.contract, x.tasks, x.now, actor, self.progress)
 
         return await self._apply(contract_id, actor, decide, tasks=True)
 
@@ -195,7 +195,7 @@ class ContractRepository:
                 reason,
                 blocker,
                 expected_version,
-                self._progress,
+                self.progress,
                 new_id,
             )
 
@@ -208,7 +208,7 @@ class ContractRepository:
 
         def decide(x: Loaded) -> Outcome:
             return lifecycle.change_phase(
-                x.contract, x.tasks, x.questions, request, x.now, actor, new_id(), self._progress
+                x.contract, x.tasks, x.questions, request, x.now, actor, new_id(), self.progress
             )
 
         try:
@@ -251,7 +251,7 @@ class ContractRepository:
                 x.now,
                 actor,
                 phase,
-                self._progress,
+                self.progress,
                 new_id,
                 url=url,
                 summary=summary,
@@ -283,7 +283,7 @@ class ContractRepository:
     ) -> Applied:
         def decide(x: Loaded) -> Outcome:
             return lifecycle.update_task(
-                x.contract, x.tasks, task_id, status, x.now, actor, self._progress, new_id
+                x.contract, x.tasks, task_id, status, x.now, actor, self.progress, new_id
             )
 
         return await self._apply(contract_id, actor, decide, tasks=True)
@@ -324,7 +324,7 @@ class ContractRepository:
                 now,
                 actor,
                 uow.tasks(contract.id),
-                self._progress,
+                self.progress,
             )
             return uow.apply(outcome, actor, now)
 

@@ -34,7 +34,7 @@ from core.evidence import evidence_of
 from core.gates import check_phase_readiness
 from core.outcome import CompletionChecked
 from core.phase_change import PhaseChangeRequest
-from core.progress import ProgressSettings, auto_advance_enabled
+from core.progress import auto_advance_enabled
 from core.status import ContractStatus
 from core.store import feedback_log, queries
 from core.store.queries import ContractDetail, ContractFilter
@@ -141,8 +141,7 @@ async def _supervisor(ctx: ServerContext, contract_id: str, owner: str) -> Json 
 
 def _readiness_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
     readiness = check_phase_readiness(detail.contract, detail.tasks)
-    settings = ProgressSettings(ctx.config.auto_advance_phases, ctx.flags.auto_complete)
-    return readiness.to_wire(auto_advance_enabled(detail.contract, settings))
+    return readiness.to_wire(auto_advance_enabled(detail.contract, ctx.repo.progress))
 
 
 def _detail_wire(ctx: ServerContext, detail: ContractDetail) -> Json:
